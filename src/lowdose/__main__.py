@@ -1,0 +1,3 @@
+from lowdose.cli import main
+
+main()
