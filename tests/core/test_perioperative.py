@@ -1,0 +1,239 @@
+"""The pre-operative hold: last dose, can the hold be met, notes, calendar, bad input."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lowdose.core.perioperative import HoldPlan, plan_hold
+from lowdose.errors import InputError
+from lowdose.knowledge.regimens import PerioperativeFacts, load_perioperative_facts
+
+FACTS = load_perioperative_facts()
+SURGERY = datetime(2025, 6, 12, 8, 0)
+EARLY = datetime(2025, 6, 2, 9, 0)
+BEDTIME = time(22, 0)
+MORNING = time(8, 0)
+
+
+def hold(
+    *,
+    surgery_at: datetime = SURGERY,
+    dose_time: time = BEDTIME,
+    hold_hours: float = 72,
+    as_of: datetime = EARLY,
+    last_taken: datetime | None = None,
+    dose_mg: float | None = None,
+    facts: PerioperativeFacts = FACTS,
+) -> HoldPlan:
+    return plan_hold(surgery_at=surgery_at, dose_time=dose_time, hold_hours=hold_hours,
+                     as_of=as_of, last_taken=last_taken, facts=facts, dose_mg=dose_mg)
+
+
+def test_default_hold_is_the_oral_naltrexone_three_days_at_bedtime() -> None:
+    # whately-stead-2023: stop oral naltrexone 3 days before surgery; bedtime is the usual dose.
+    assert FACTS.default_hold_hours == 72
+    assert FACTS.default_dose_time == time(22, 0)
+    assert {"whately-stead-2023", "orourke-2021"} <= set(FACTS.hold_sources)
+
+
+@pytest.mark.parametrize(
+    ("dose_time", "hold_hours", "last_dose_by"),
+    [
+        (BEDTIME, 72, datetime(2025, 6, 8, 22, 0)),  # the contract's example (design §3.2)
+        (BEDTIME, 48, datetime(2025, 6, 9, 22, 0)),  # the LDN prescriber's 48 h
+        (MORNING, 72, datetime(2025, 6, 9, 8, 0)),  # exactly 72 h before: still allowed
+        (MORNING, 48, datetime(2025, 6, 10, 8, 0)),
+        (time(7, 30), 72, datetime(2025, 6, 9, 7, 30)),
+        (time(8, 30), 72, datetime(2025, 6, 8, 8, 30)),  # 08:30 on the 9th is 30 min short
+        (BEDTIME, 96, datetime(2025, 6, 7, 22, 0)),
+    ],
+)
+def test_last_dose_is_the_latest_daily_dose_leaving_the_whole_hold(
+    dose_time: time, hold_hours: float, last_dose_by: datetime
+) -> None:
+    plan = hold(dose_time=dose_time, hold_hours=hold_hours)
+    assert plan.last_dose_by == last_dose_by
+    assert plan.can_meet_hold
+
+
+def test_hold_plan_json_matches_the_screening_contract() -> None:
+    data = hold(dose_mg=4.5).to_dict()
+    assert {k: data[k] for k in ("last_dose_by", "hold_hours", "can_meet_hold")} == {
+        "last_dose_by": "2025-06-08T22:00", "hold_hours": 72, "can_meet_hold": True}
+    assert data["surgery_at"] == "2025-06-12T08:00"
+    assert data["last_taken"] is None
+    assert "naltrexone-label" in data["sources"]
+    assert str(data["surgical_team_note"]).startswith(
+        "The patient takes low-dose naltrexone (LDN, 4.5 mg) once a day at 22:00.")
+
+
+def test_fractional_hold_hours_stay_fractional_in_json() -> None:
+    assert hold(hold_hours=36.5).to_dict()["hold_hours"] == 36.5
+
+
+@pytest.mark.parametrize(
+    ("as_of", "last_taken", "can_meet"),
+    [
+        (EARLY, None, True),  # days ahead: plenty of time
+        (datetime(2025, 6, 8, 22, 0), None, True),  # now is the last allowed dose
+        (datetime(2025, 6, 8, 22, 1), None, False),  # a minute too late, last dose unknown
+        (datetime(2025, 6, 11, 9, 0), datetime(2025, 6, 10, 22, 0), False),  # took it 34 h before
+        (datetime(2025, 6, 11, 9, 0), datetime(2025, 6, 8, 22, 0), True),  # already stopped
+        (datetime(2025, 6, 12, 8, 0), datetime(2025, 6, 9, 8, 0), True),  # exactly 72 h, day of
+        (datetime(2025, 6, 12, 8, 0), datetime(2025, 6, 9, 8, 1), False),  # 1 min short
+    ],
+)
+def test_hold_can_be_met_by_stopping_in_time_or_having_stopped_already(
+    as_of: datetime, last_taken: datetime | None, can_meet: bool
+) -> None:
+    assert hold(as_of=as_of, last_taken=last_taken).can_meet_hold is can_meet
+
+
+def test_late_plan_warns_the_team_that_blockade_may_remain() -> None:
+    note = hold(as_of=datetime(2025, 6, 11, 9, 0),
+                last_taken=datetime(2025, 6, 10, 22, 0)).surgical_team_note
+    assert "Last dose taken: 2025-06-10 22:00, 34 hours before surgery" in note
+    assert "72-hour hold cannot be met" in note
+    for expected in ("blockade", "larger doses", "rapid-acting", "respiratory depression",
+                     "regional and non-opioid analgesia"):
+        assert expected in note
+
+
+def test_late_plan_without_a_known_last_dose_says_so() -> None:
+    plan = hold(as_of=datetime(2025, 6, 11, 9, 0))
+    assert "time of the last dose was not given" in plan.surgical_team_note
+    assert "blockade" in plan.surgical_team_note
+    assert {"naltrexone-label", "whately-stead-2023"} <= set(plan.sources)
+
+
+def test_plan_on_time_gives_the_team_the_planned_last_dose_and_no_blockade_warning() -> None:
+    note = hold(hold_hours=48).surgical_team_note
+    assert "Planned last dose before surgery: 2025-06-09 22:00" in note
+    assert "at least 48 hours" in note
+    assert "blockade" not in note
+
+
+def test_already_stopped_patient_gets_a_note_with_the_actual_last_dose() -> None:
+    plan = hold(as_of=datetime(2025, 6, 11, 9, 0), last_taken=datetime(2025, 6, 7, 22, 0))
+    assert "Last dose taken: 2025-06-07 22:00, 106 hours before surgery" in plan.surgical_team_note
+    assert "meets the planned 72-hour hold" in plan.surgical_team_note
+    assert "blockade" not in plan.surgical_team_note
+    assert plan.to_dict()["last_taken"] == "2025-06-07T22:00"
+
+
+def test_note_says_when_the_dose_is_unknown() -> None:
+    assert "(LDN, dose not given)" in hold().surgical_team_note
+
+
+@pytest.mark.parametrize(
+    "expected",
+    ["ask your clinician", "7–10 days", "48 hours", "72 hours", "opioid withdrawal"],
+)
+def test_restart_guidance_leaves_the_decision_to_the_clinician(expected: str) -> None:
+    plan = hold()
+    assert expected in plan.restart_guidance
+    assert {"goel-2024", "naltrexone-label", "ldndirect-surgery"} <= set(plan.sources)
+
+
+def test_team_note_gives_the_conservative_restart_rule() -> None:
+    note = hold().surgical_team_note
+    assert "prescriber's decision" in note
+    assert "7–10 opioid-free days" in note
+
+
+def test_calendar_has_last_dose_surgery_and_restart_reminder() -> None:
+    plan = hold(dose_time=BEDTIME)
+    starts = [event.start for event in plan.events()]
+    # The restart reminder falls at the first usual dose time after surgery: the evening after.
+    assert starts == [datetime(2025, 6, 8, 22, 0), SURGERY, datetime(2025, 6, 12, 22, 0)]
+    last_dose, surgery, restart = plan.events()
+    assert surgery.description == plan.surgical_team_note
+    assert restart.description == plan.restart_guidance
+    assert "ask your clinician" in restart.title.lower()
+    assert last_dose.title == FACTS.calendar.last_dose_title
+
+
+def test_restart_reminder_never_falls_at_the_moment_of_surgery() -> None:
+    plan = hold(dose_time=MORNING)  # dose time equals surgery time
+    assert plan.events()[2].start == datetime(2025, 6, 13, 8, 0)
+
+
+def test_calendar_last_dose_is_the_one_taken_when_already_stopped() -> None:
+    taken = datetime(2025, 6, 6, 22, 0)
+    plan = hold(as_of=datetime(2025, 6, 10, 9, 0), last_taken=taken)
+    assert plan.events()[0].start == taken
+
+
+@pytest.mark.parametrize(
+    ("field", "changes"),
+    [
+        ("surgery_at", {"surgery_at": datetime(2025, 6, 1, 8, 0)}),
+        ("hold_hours", {"hold_hours": 0}),
+        ("hold_hours", {"hold_hours": -24}),
+        ("hold_hours", {"hold_hours": math.nan}),
+        ("hold_hours", {"hold_hours": math.inf}),
+        ("hold_hours", {"hold_hours": FACTS.max_hold_hours + 1}),
+        ("last_taken", {"last_taken": datetime(2025, 6, 2, 9, 1)}),
+        ("surgery_at", {"surgery_at": datetime(2025, 6, 12, 8, 0, tzinfo=UTC)}),
+        ("as_of", {"as_of": datetime(2025, 6, 2, 9, 0, tzinfo=UTC)}),
+        ("dose_time", {"dose_time": time(22, 0, tzinfo=UTC)}),
+        ("dose_mg", {"dose_mg": 0}),
+        ("dose_mg", {"dose_mg": -1.5}),
+    ],
+)
+def test_bad_input_names_the_field(field: str, changes: dict[str, object]) -> None:
+    with pytest.raises(InputError) as caught:
+        hold(**changes)  # type: ignore[arg-type]
+    assert caught.value.field == field
+
+
+def test_longest_allowed_hold_is_accepted() -> None:
+    assert hold(hold_hours=FACTS.max_hold_hours).last_dose_by < SURGERY
+
+
+def test_surgery_right_now_is_planned_not_refused() -> None:
+    plan = hold(as_of=SURGERY)
+    assert not plan.can_meet_hold
+
+
+moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1))
+dose_times = st.times().map(lambda t: t.replace(second=0, microsecond=0))
+hold_hours = st.floats(min_value=0.25, max_value=FACTS.max_hold_hours)
+
+
+@given(surgery=moments, dose_time=dose_times, hours=hold_hours)
+def test_last_dose_leaves_the_hold_and_is_the_latest_that_does(
+    surgery: datetime, dose_time: time, hours: float
+) -> None:
+    plan = hold(surgery_at=surgery, dose_time=dose_time, hold_hours=hours,
+                as_of=surgery - timedelta(days=30))
+    deadline = surgery - timedelta(hours=hours)
+    assert plan.last_dose_by.time() == dose_time
+    assert plan.last_dose_by <= deadline < plan.last_dose_by + timedelta(days=1)
+
+
+@given(surgery=moments, dose_time=dose_times, hours=hold_hours,
+       before=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=20)))
+def test_without_a_known_last_dose_the_hold_is_met_only_if_now_is_not_past_the_last_dose(
+    surgery: datetime, dose_time: time, hours: float, before: timedelta
+) -> None:
+    plan = hold(surgery_at=surgery, dose_time=dose_time, hold_hours=hours,
+                as_of=surgery - before)
+    assert plan.can_meet_hold is (surgery - before <= plan.last_dose_by)
+    assert ("blockade" in plan.surgical_team_note) is not plan.can_meet_hold
+
+
+@given(surgery=moments, dose_time=dose_times, shorter=hold_hours, longer=hold_hours)
+def test_a_longer_hold_never_allows_a_later_last_dose(
+    surgery: datetime, dose_time: time, shorter: float, longer: float
+) -> None:
+    shorter, longer = sorted((shorter, longer))
+    early = surgery - timedelta(days=30)
+    a = hold(surgery_at=surgery, dose_time=dose_time, hold_hours=shorter, as_of=early)
+    b = hold(surgery_at=surgery, dose_time=dose_time, hold_hours=longer, as_of=early)
+    assert b.last_dose_by <= a.last_dose_by
