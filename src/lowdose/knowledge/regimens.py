@@ -32,6 +32,95 @@ class DoseTimes:
 
 
 @dataclass(frozen=True)
+class Protocol:
+    """A titration preset. `step_mg`/`every_days` are None for a fixed dose; `mg_per_kg`
+    makes start and target weight-based (at most `max_mg`)."""
+
+    name: str
+    title: str
+    start_mg: float | None
+    step_mg: float | None
+    every_days: int | None
+    target_mg: float | None
+    mg_per_kg: float | None
+    max_mg: float | None
+    liquid_mg_per_ml: float | None
+    notes: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    usual_mg: float
+    trial_max_mg: float
+    override_max_mg: float
+    above_usual: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StepNotes:
+    first: str
+    last_up: str
+    last_down: str
+    stop: str
+
+
+@dataclass(frozen=True)
+class ToleranceFacts:
+    """Parameters and reason templates of the next-step rules."""
+
+    window_days: int
+    min_days_recorded: int
+    hold_severity: int
+    sleep_days: int
+    morning_until: time
+    sleep_terms: tuple[str, ...]
+    red_flags: tuple[str, ...]
+    sources: tuple[str, ...]
+    reasons: dict[str, Passage]
+
+
+@dataclass(frozen=True)
+class HomeDilution:
+    tablets: int
+    volume_ml: float
+    warning: Passage
+
+
+@dataclass(frozen=True)
+class FormulationFacts:
+    tablet_mg: float
+    tablet_sources: tuple[str, ...]
+    liquid_room_days: int
+    liquid_fridge_days: int
+    liquid_storage: Passage
+    syringe_resolution_ml: float
+    syringe_rounding: Passage
+    capsule_resolution_mg: float
+    capsule_sources: tuple[str, ...]
+    fillers: Passage
+    home_dilution: HomeDilution
+    refill_lead_days: int
+    refill_sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TitrationFacts:
+    protocols: tuple[Protocol, ...]
+    ceiling: Ceiling
+    general: Passage
+    step_notes: StepNotes
+    target_rounded: str
+    times: DoseTimes
+    tolerance: ToleranceFacts
+    formulation: FormulationFacts
+
+    def protocol(self, name: str) -> Protocol | None:
+        return next((p for p in self.protocols if p.name == name), None)
+
+
+@dataclass(frozen=True)
 class TeamNoteTexts:
     """The sentences a note for the surgical team is built from."""
 
@@ -126,4 +215,93 @@ def load_perioperative_facts() -> PerioperativeFacts:
             restart_title=str(cal["restart_title"]),
             sources=_sources(cal),
         ),
+    )
+
+
+def _optional_float(table: dict[str, Any], key: str) -> float | None:
+    return None if key not in table else float(table[key])
+
+
+def _protocol(table: dict[str, Any]) -> Protocol:
+    every = table.get("every_days")
+    return Protocol(
+        name=str(table["name"]),
+        title=str(table["title"]),
+        start_mg=_optional_float(table, "start_mg"),
+        step_mg=_optional_float(table, "step_mg"),
+        every_days=None if every is None else int(every),
+        target_mg=_optional_float(table, "target_mg"),
+        mg_per_kg=_optional_float(table, "mg_per_kg"),
+        max_mg=_optional_float(table, "max_mg"),
+        liquid_mg_per_ml=_optional_float(table, "liquid_mg_per_ml"),
+        notes=tuple(str(n) for n in table.get("notes", ())),
+        sources=_sources(table),
+    )
+
+
+def _tolerance(table: dict[str, Any]) -> ToleranceFacts:
+    return ToleranceFacts(
+        window_days=int(table["window_days"]),
+        min_days_recorded=int(table["min_days_recorded"]),
+        hold_severity=int(table["hold_severity"]),
+        sleep_days=int(table["sleep_days"]),
+        morning_until=time.fromisoformat(table["morning_until"]),
+        sleep_terms=tuple(str(t) for t in table["sleep_terms"]),
+        red_flags=tuple(str(t) for t in table["red_flags"]),
+        sources=_sources(table),
+        # Every sub-table of [tolerance] is the reason text of one rule.
+        reasons={k: _passage(v) for k, v in table.items() if isinstance(v, dict)},
+    )
+
+
+@cache
+def load_formulation_facts() -> FormulationFacts:
+    data = _read("formulation.toml")
+    liquid, syringe, capsule = data["liquid"], data["syringe"], data["capsule"]
+    home = data["home_dilution"]
+    return FormulationFacts(
+        tablet_mg=float(data["tablet"]["strength_mg"]),
+        tablet_sources=_sources(data["tablet"]),
+        liquid_room_days=int(liquid["room_days"]),
+        liquid_fridge_days=int(liquid["fridge_days"]),
+        liquid_storage=Passage(str(liquid["storage"]), _sources(liquid)),
+        syringe_resolution_ml=float(syringe["resolution_ml"]),
+        syringe_rounding=Passage(str(syringe["rounding"]), _sources(syringe)),
+        capsule_resolution_mg=float(capsule["resolution_mg"]),
+        capsule_sources=_sources(capsule),
+        fillers=Passage(str(capsule["fillers"]), tuple(capsule["filler_sources"])),
+        home_dilution=HomeDilution(
+            tablets=int(home["tablets"]),
+            volume_ml=float(home["volume_ml"]),
+            warning=Passage(str(home["warning"]), _sources(home)),
+        ),
+        refill_lead_days=int(data["refill"]["lead_days"]),
+        refill_sources=_sources(data["refill"]),
+    )
+
+
+@cache
+def load_titration_facts() -> TitrationFacts:
+    data = _read("protocols.toml")
+    ceiling, general = data["ceiling"], data["general"]
+    return TitrationFacts(
+        protocols=tuple(_protocol(p) for p in data["protocol"]),
+        ceiling=Ceiling(
+            usual_mg=float(ceiling["usual_mg"]),
+            trial_max_mg=float(ceiling["trial_max_mg"]),
+            override_max_mg=float(ceiling["override_max_mg"]),
+            above_usual=str(ceiling["above_usual"]),
+            sources=_sources(ceiling),
+        ),
+        general=_passage(general),
+        step_notes=StepNotes(
+            first=str(general["first_step"]),
+            last_up=str(general["last_step_up"]),
+            last_down=str(general["last_step_down"]),
+            stop=str(general["stop_step"]),
+        ),
+        target_rounded=str(general["target_rounded"]),
+        times=load_dose_times(),
+        tolerance=_tolerance(data["tolerance"]),
+        formulation=load_formulation_facts(),
     )
