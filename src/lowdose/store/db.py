@@ -1,0 +1,104 @@
+"""Engines and transactions for SQLite (the default) and PostgreSQL, chosen by URL.
+
+SQLite is tuned for a web server that must never lose an acknowledged write: WAL (readers do
+not block the writer), `synchronous=FULL` (a commit survives power loss), foreign keys on, a
+busy timeout, and write transactions opened with `BEGIN IMMEDIATE` so two writers queue on the
+busy timeout instead of failing when a read lock cannot be upgraded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_BUSY_TIMEOUT_MS = 10_000
+
+# The execution option a write transaction carries down to the "begin" event.
+_WRITE_OPTION = "lowdose_write"
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Plain `postgresql://` URLs use psycopg 3, the driver lowdose ships with."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
+    """An engine for `url` with lowdose's durability settings applied on every connection."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True)
+    engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000})
+    _tune_sqlite(engine, busy_timeout_ms)
+    return engine
+
+
+def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not the driver, decide how a transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        write = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class Database:
+    """One database: an engine and the sessions that run lowdose's transactions."""
+
+    def __init__(self, url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url, busy_timeout_ms=busy_timeout_ms)
+        writer = self.engine.execution_options(**{_WRITE_OPTION: True})
+        self._write_sessions = sessionmaker(bind=writer, expire_on_commit=False)
+        self._read_sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back on error.
+
+        Write transactions start with `BEGIN IMMEDIATE` on SQLite. Nearly every use case writes
+        (reads of patient data append an audit event), so writing is the default.
+        """
+        sessions = self._write_sessions if write else self._read_sessions
+        with sessions.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def utc_naive(moment: datetime) -> datetime:
+    """The UTC wall time without tzinfo, the one form stored in both databases.
+
+    Aware datetimes are converted; naive ones are taken to be UTC already.
+    """
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)

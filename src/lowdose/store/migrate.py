@@ -1,0 +1,89 @@
+"""Schema migrations, run in process: `migrate(url)` on start, `check_drift(url)` in tests.
+
+Revisions live in `store/migrations/versions/`. To add one after changing `models.py`:
+`new_revision(url_of_a_migrated_database, "what changed and why")`, then read and edit it.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import URL
+
+from lowdose.store.db import Database
+from lowdose.store.models import Base
+
+# Any constant works; it only has to be the same for every lowdose process.
+_PG_MIGRATION_LOCK = 0x10D05E
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    location = resources.files("lowdose.store").joinpath("migrations")
+    config.set_main_option("script_location", str(location))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision shipped with this version of lowdose."""
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("no migrations found")
+    return head
+
+
+def migrate(url: str | URL, revision: str = "head") -> None:
+    """Bring the database at `url` up to `revision`, in one transaction.
+
+    Safe to call from several workers at once: they take turns (SQLite's write lock,
+    PostgreSQL's advisory lock) and the later ones find nothing to do.
+    """
+    database = Database(url)
+    try:
+        with database.transaction() as session:
+            connection = session.connection()
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": _PG_MIGRATION_LOCK})
+            command.upgrade(_config(connection), revision)
+    finally:
+        database.dispose()
+
+
+def current_revision(url: str | URL) -> str | None:
+    """The revision the database is at, None when it was never migrated."""
+    database = Database(url)
+    try:
+        with database.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        database.dispose()
+
+
+def check_drift(url: str | URL) -> list[Any]:
+    """Differences between the models and the migrated database at `url`; [] when in step."""
+    database = Database(url)
+    try:
+        with database.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, Base.metadata))
+    finally:
+        database.dispose()
+
+
+def new_revision(url: str | URL, message: str) -> None:
+    """Write a new revision file from the difference between the models and `url`."""
+    database = Database(url)
+    try:
+        with database.transaction() as session:
+            command.revision(_config(session.connection()), message=message, autogenerate=True)
+    finally:
+        database.dispose()

@@ -1,0 +1,377 @@
+"""The tables of the patient record (SQLAlchemy 2 declarative models).
+
+Conventions that keep the schema portable and the history honest:
+- Datetimes are stored as naive UTC (`db.utc_naive`); dates and clock times as given.
+- Records whose edits must stay visible (medicines, check-ins) keep a `version` counter and a
+  `*_versions` table holding a full copy of every version, the current one included.
+- Titration plans are only ever appended: a change is a new `plan_versions` row.
+- JSON columns only where the value is a small document (ratings, side effects, answers, the
+  computed steps of a plan).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names, so migrations written today match what autogenerate sees tomorrow.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES = ("patient", "clinician", "admin")
+TOKEN_KINDS = ("session", "api")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+# ---------------------------------------------------------------- clinics, users, care teams
+
+
+class Clinic(Base):
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The last accepted TOTP time step: a code is accepted once, never replayed.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CareTeam(Base):
+    __tablename__ = "care_teams"
+    __table_args__ = (UniqueConstraint("clinic_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CareTeamMember(Base):
+    __tablename__ = "care_team_members"
+
+    care_team_id: Mapped[int] = mapped_column(ForeignKey("care_teams.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CareTeamPatient(Base):
+    __tablename__ = "care_team_patients"
+
+    care_team_id: Mapped[int] = mapped_column(ForeignKey("care_teams.id"), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True,
+                                            index=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# ------------------------------------------------------------------------ patients, profile
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    # The patient's own login, when they have one.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(16))
+    weight_kg: Mapped[float | None] = mapped_column(Float)
+    pregnant: Mapped[bool | None] = mapped_column(Boolean)
+    breastfeeding: Mapped[bool | None] = mapped_column(Boolean)
+    # Demo and test records are labelled so they can never pass for real people.
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PatientCondition(Base):
+    """A condition on the problem list; removing one sets `removed_at` and keeps the row."""
+
+    __tablename__ = "patient_conditions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    text: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[datetime] = mapped_column(DateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# ------------------------------------------------------------------------------ medicines
+
+
+class Medicine(Base):
+    """The current state of one medicine on the patient's list."""
+
+    __tablename__ = "medicines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(500))
+    rxnorm: Mapped[str | None] = mapped_column(String(16))
+    started_on: Mapped[date | None] = mapped_column(Date)
+    stopped_on: Mapped[date | None] = mapped_column(Date)
+    last_taken: Mapped[datetime | None] = mapped_column(DateTime)
+    # Entered in error: hidden from the list and the screen, still in the history.
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class MedicineVersion(Base):
+    """Every version of a medicine entry, as it was recorded."""
+
+    __tablename__ = "medicine_versions"
+    __table_args__ = (UniqueConstraint("medicine_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    medicine_id: Mapped[int] = mapped_column(ForeignKey("medicines.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(500))
+    rxnorm: Mapped[str | None] = mapped_column(String(16))
+    started_on: Mapped[date | None] = mapped_column(Date)
+    stopped_on: Mapped[date | None] = mapped_column(Date)
+    last_taken: Mapped[datetime | None] = mapped_column(DateTime)
+    removed: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+# ------------------------------------------------------------------- LDN courses and plans
+
+
+class LdnCourse(Base):
+    """One course of LDN for a patient: how it is taken; the doses come from its plans."""
+
+    __tablename__ = "ldn_courses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    started_on: Mapped[date] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    dose_time: Mapped[time] = mapped_column(Time)
+    formulation: Mapped[str | None] = mapped_column(String(32))
+    liquid_mg_per_ml: Mapped[float | None] = mapped_column(Float)
+    indication: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class PlanVersion(Base):
+    """A titration plan as prescribed at one moment; revising a plan appends a version."""
+
+    __tablename__ = "plan_versions"
+    __table_args__ = (UniqueConstraint("course_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("ldn_courses.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    # The planner's inputs, so a version can be recomputed and explained.
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The planner's output: the dated steps as the patient saw them.
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+# ------------------------------------------------------------------------------- check-ins
+
+
+class Checkin(Base):
+    """The current daily check-in of a patient for one date (one per patient per date)."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("patient_id", "date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    date: Mapped[date] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer)
+    dose_taken: Mapped[bool | None] = mapped_column(Boolean)
+    dose_mg: Mapped[float | None] = mapped_column(Float)
+    dose_time: Mapped[time | None] = mapped_column(Time)
+    ratings: Mapped[dict[str, int]] = mapped_column(JSON)
+    side_effects: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CheckinVersion(Base):
+    """Every version of a check-in, as it was recorded."""
+
+    __tablename__ = "checkin_versions"
+    __table_args__ = (UniqueConstraint("checkin_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    dose_taken: Mapped[bool | None] = mapped_column(Boolean)
+    dose_mg: Mapped[float | None] = mapped_column(Float)
+    dose_time: Mapped[time | None] = mapped_column(Time)
+    ratings: Mapped[dict[str, int]] = mapped_column(JSON)
+    side_effects: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class IdempotencyKey(Base):
+    """A client's retry key and what its first request produced, so a retry never duplicates."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of the canonical request: the same key with another request is a conflict.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[int] = mapped_column(Integer)
+    resource_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# ------------------------------------------------------------ questionnaires, procedures
+
+
+class QuestionnaireResponse(Base):
+    __tablename__ = "questionnaire_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    instrument: Mapped[str] = mapped_column(String(64))
+    answered_at: Mapped[datetime] = mapped_column(DateTime)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Procedure(Base):
+    """A planned procedure; cancelling sets `cancelled_at` and keeps the row."""
+
+    __tablename__ = "procedures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Local wall-clock time of the procedure, as the patient was told it.
+    at: Mapped[datetime] = mapped_column(DateTime)
+    opioids_expected: Mapped[bool | None] = mapped_column(Boolean)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+# -------------------------------------------------------------------- audit, auth state
+
+
+class AuditEvent(Base):
+    """Who did what to whose record, when, from where: one link of a hash chain.
+
+    No foreign keys: the log must outlive and never block changes elsewhere. It holds
+    identifiers only, never clinical values.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_patient_id_at", "patient_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    patient_id: Mapped[int | None] = mapped_column(Integer)
+    target: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(100))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's newest link. Appenders lock this one row, so the chain never forks, and a
+    deleted tail shows up as a head that points past the last event."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuthToken(Base):
+    """A browser session or API bearer token. Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "auth_tokens"
+    __table_args__ = (CheckConstraint(_in("kind", TOKEN_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class LoginThrottle(Base):
+    """Failed logins per username and per client address, shared by every worker."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
