@@ -1,0 +1,1 @@
+"""Security: the access policy, passwords, tokens, second factor, login throttling, audit log."""
