@@ -8,10 +8,12 @@ from datetime import date, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from lowdose.core.formulation import Formulation, formulate, home_dilution
 from lowdose.errors import InputError
 from lowdose.knowledge.regimens import load_formulation_facts
+from lowdose.schemas.regimens import FormulateRequest, FormulationResponse
 
 FACTS = load_formulation_facts()
 START = date(2025, 6, 2)
@@ -237,3 +239,19 @@ def test_capsule_supply_is_one_a_day_and_refill_comes_before_running_out(
     made = capsules(dose, quantity, lead_days=lead)
     assert made.days_of_supply == quantity
     assert made.refill_by <= made.run_out == START + timedelta(days=quantity)
+
+
+def test_formulate_request_json_gives_the_same_result_and_a_valid_response() -> None:
+    request = FormulateRequest.model_validate(
+        {"dose_mg": 4.5, "form": "liquid", "quantity": 100, "start": "2025-06-02",
+         "mg_per_ml": 5, "lead_days": 7})
+    made = formulate(**request.to_core(), facts=FACTS)
+    assert made == liquid(4.5, 100, mg_per_ml=5, lead_days=7)
+    assert FormulationResponse.model_validate(made.to_dict()).refill_by == date(2025, 6, 25)
+    assert FormulationResponse.model_validate(capsules().to_dict()).beyond_use_date is None
+
+
+def test_formulate_request_with_an_unknown_field_is_refused() -> None:
+    with pytest.raises(ValidationError, match="bottle_ml"):
+        FormulateRequest.model_validate({"dose_mg": 4.5, "form": "capsule", "quantity": 30,
+                                         "start": "2025-06-02", "bottle_ml": 100})

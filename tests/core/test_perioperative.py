@@ -8,10 +8,12 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from lowdose.core.perioperative import HoldPlan, plan_hold
 from lowdose.errors import InputError
 from lowdose.knowledge.regimens import PerioperativeFacts, load_perioperative_facts
+from lowdose.schemas.regimens import HoldPlanResponse, PeriopRequest
 
 FACTS = load_perioperative_facts()
 SURGERY = datetime(2025, 6, 12, 8, 0)
@@ -237,3 +239,19 @@ def test_a_longer_hold_never_allows_a_later_last_dose(
     a = hold(surgery_at=surgery, dose_time=dose_time, hold_hours=shorter, as_of=early)
     b = hold(surgery_at=surgery, dose_time=dose_time, hold_hours=longer, as_of=early)
     assert b.last_dose_by <= a.last_dose_by
+
+
+def test_periop_request_json_fills_defaults_and_the_response_model_accepts_the_result() -> None:
+    request = PeriopRequest.model_validate(
+        {"surgery_at": "2025-06-12T08:00", "as_of": "2025-06-02T09:00", "dose_mg": 4.5})
+    plan = plan_hold(**request.to_core(FACTS), facts=FACTS)
+    assert plan == hold(dose_mg=4.5)  # defaults: 72 h, 22:00
+    assert HoldPlanResponse.model_validate(plan.to_dict()).can_meet_hold
+    configured = plan_hold(**request.to_core(FACTS, default_hold_hours=48), facts=FACTS)
+    assert configured.last_dose_by == datetime(2025, 6, 9, 22, 0)
+
+
+def test_periop_request_with_an_unknown_field_is_refused() -> None:
+    with pytest.raises(ValidationError, match="hold_days"):
+        PeriopRequest.model_validate(
+            {"surgery_at": "2025-06-12T08:00", "as_of": "2025-06-02T09:00", "hold_days": 3})

@@ -10,10 +10,12 @@ from itertools import pairwise
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from lowdose.core.titration import DayRecord, Decision, Plan, SideEffect, next_step, plan
 from lowdose.errors import InputError
 from lowdose.knowledge.regimens import load_titration_facts
+from lowdose.schemas.regimens import PlanRequest, PlanResponse
 
 FACTS = load_titration_facts()
 MONDAY = date(2025, 6, 2)
@@ -378,3 +380,19 @@ def test_bad_diary_input_names_the_record(field: str, record: DayRecord) -> None
     with pytest.raises(InputError) as caught:
         decide([DayRecord(d("2025-06-14"), 1.5), record])
     assert caught.value.field == field
+
+
+def test_plan_request_json_gives_the_cli_plan_and_the_response_model_accepts_it() -> None:
+    request = PlanRequest.model_validate({"from": "2025-06-02", "start_mg": 1.5, "step_mg": 0.5,
+                                          "every_days": 7, "target_mg": 4.5})
+    p = plan(**request.to_core(), facts=FACTS)
+    assert p == make(start_mg=1.5, step_mg=0.5, every_days=7, target_mg=4.5)
+    response = PlanResponse.model_validate(p.to_dict())
+    assert response.steps[-1].to_date is None
+    liquid = make(protocol="ldnrt-liquid")
+    assert PlanResponse.model_validate(liquid.to_dict()).steps[0].dose_ml == 0.1
+
+
+def test_plan_request_with_an_unknown_field_is_refused() -> None:
+    with pytest.raises(ValidationError, match="start"):
+        PlanRequest.model_validate({"from": "2025-06-02", "start": 1.5})
