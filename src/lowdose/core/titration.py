@@ -412,12 +412,12 @@ class _Diary:
         self.plan = plan
         self.as_of = as_of
         self.days = days
-        window_start = as_of - timedelta(days=self.tol.window_days - 1)
-        self.recent = [d for d in days if d.day >= window_start]
-        self.taken = [d for d in days if _taken(d)]
-        last = self.taken[-1] if self.taken else None
+        self.window_start = as_of - timedelta(days=self.tol.window_days - 1)
+        self.recent = [d for d in days if d.day >= self.window_start]
+        last = next((d for d in reversed(days) if _taken(d)), None)
         self.dose = exact(last.dose_mg) if last and last.dose_mg else exact(plan.doses[0])
         self.time = (last.dose_time if last and last.dose_time else plan.steps[0].time)
+        # Never empty once too_little_data has passed: it holds at least the latest day.
         self.run = self._current_run()
 
     def _current_run(self) -> list[DayRecord]:
@@ -472,35 +472,31 @@ class _Diary:
 
     def worse_after_step_up(self) -> Decision | None:
         """Worse (non-sleep) side effects this week than in the week before the last increase."""
-        if not self.run:
-            return None
         change = self.run[0].day
         before = [d for d in self.days
                   if change - timedelta(days=self.tol.window_days) <= d.day < change]
         previous = next((d for d in reversed(before) if _taken(d)), None)
         if previous is None or exact(previous.dose_mg or 0) >= self.dose:
             return None
-        after = [d for d in self.run if d in self.recent]
+        after = [d for d in self.run if d.day >= self.window_start]
         worst_after = self._worst(after, sleep=False)
         worst_before = self._worst(before, sleep=False)
-        if worst_after is None or worst_before is None or worst_after[0] <= worst_before[0]:
+        if worst_after[0] <= worst_before[0]:
             return None
         return self.decide("step_back", "step_back", exact(previous.dose_mg or 0),
                            previous=f"{previous.dose_mg:g}", symptom=_describe(worst_after))
 
     def side_effects(self) -> Decision | None:
         worst = self._worst(self.recent, sleep=True)
-        if worst is None or worst[0] < self.tol.hold_severity:
+        if worst[0] < self.tol.hold_severity:
             return None
         return self.decide("hold", "hold_side_effects", self.dose, symptom=_describe(worst),
                            window=self.tol.window_days)
 
-    def _worst(self, days: list[DayRecord], *, sleep: bool) -> tuple[int, str] | None:
-        """The most severe side effect (severity, name); (0, "") when none; None: no days.
+    def _worst(self, days: list[DayRecord], *, sleep: bool) -> tuple[int, str]:
+        """The most severe side effect as (severity, name), (0, "") when there is none.
 
         Sleep effects are left out when `sleep` is False: their remedy is the morning dose."""
-        if not days:
-            return None
         effects = [(e.severity, e.name) for d in days for e in d.side_effects
                    if sleep or not _mentions(e.name, self.tol.sleep_terms)]
         return max(effects, default=(0, ""))
@@ -514,7 +510,7 @@ class _Diary:
 
     def wait_or_advance(self) -> Decision:
         every = self.plan.every_days or self.tol.window_days
-        on_dose = (self.as_of - self.run[0].day).days + 1 if self.run else 0
+        on_dose = (self.as_of - self.run[0].day).days + 1
         if on_dose < every:
             return self.decide("hold", "wait", self.dose, days=on_dose, every=every,
                                left=every - on_dose)
