@@ -8,19 +8,22 @@ from lowdose.errors import InputError
 from lowdose.knowledge.sources import KINDS, STATUSES, Source, load_sources, parse_sources
 
 # The ids the project brief tells every engineer to cite, verbatim.
-BRIEF_IDS = """
-naltrexone-label naltrexone-fachinfo-ch davis-drug-guide loperamide-label cdc-opioid-valuesets
-rxnorm who-atc toljan-2018 ldnrt-prescriber-guide-2021 ldnrt-pharmacist-titration
-ldnrt-long-covid-titration ldnrt-morning-dosing ldnrt-long-covid-onset bruun-2024 bolton-2020
-raknes-2017 younger-2009 younger-2013 cree-2010 smith-2007 smith-2011 parker-2018-cochrane
-okelly-2022 nct05430152 nct04678895 srinivasan-2021 mischoulon-2017 polo-2019 meyer-1984
-fawcett-1997 ahs-compounding-156 compounder-fillers medisca-home-compounding home-dilution-lay
-naumann-2023 jarka-2023 sadeque-2000 mcclure-2023 lactmed-naltrexone chan-2004
-e-lactancia-naltrexone raknes-2020 mcdermott-2019 nct04270877 nct04739995
-mnt-naltrexone-interactions whately-stead-2023 orourke-2021 goel-2024 ldndirect-surgery lie-2018
-raknes-2019 sharafaddinzadeh-2010 chopra-2013 soin-2021 ldn-nad-2024 bond-2025-review farrar-2001
-dworkin-2008 kroenke-2001 spitzer-2006 harvey-bradshaw-1980 bennett-2009
-""".split()
+BRIEF_IDS = [
+    "naltrexone-label", "naltrexone-fachinfo-ch", "davis-drug-guide", "loperamide-label",
+    "cdc-opioid-valuesets", "rxnorm", "who-atc", "toljan-2018", "ldnrt-prescriber-guide-2021",
+    "ldnrt-pharmacist-titration", "ldnrt-long-covid-titration", "ldnrt-morning-dosing",
+    "ldnrt-long-covid-onset", "bruun-2024", "bolton-2020", "raknes-2017", "younger-2009",
+    "younger-2013", "cree-2010", "smith-2007", "smith-2011", "parker-2018-cochrane", "okelly-2022",
+    "nct05430152", "nct04678895", "srinivasan-2021", "mischoulon-2017", "polo-2019", "meyer-1984",
+    "fawcett-1997", "ahs-compounding-156", "compounder-fillers", "medisca-home-compounding",
+    "home-dilution-lay", "naumann-2023", "jarka-2023", "sadeque-2000", "mcclure-2023",
+    "lactmed-naltrexone", "chan-2004", "e-lactancia-naltrexone", "raknes-2020", "mcdermott-2019",
+    "nct04270877", "nct04739995", "mnt-naltrexone-interactions", "whately-stead-2023",
+    "orourke-2021", "goel-2024", "ldndirect-surgery", "lie-2018", "raknes-2019",
+    "sharafaddinzadeh-2010", "chopra-2013", "soin-2021", "ldn-nad-2024", "bond-2025-review",
+    "farrar-2001", "dworkin-2008", "kroenke-2001", "spitzer-2006", "harvey-bradshaw-1980",
+    "bennett-2009",
+]
 
 SOURCES = load_sources()
 
