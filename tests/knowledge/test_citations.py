@@ -58,6 +58,13 @@ def test_unknown_ids_in_toml_and_json_are_reported_with_file_and_path(tmp_path):
     }
 
 
+def test_files_in_subfolders_are_checked_too(tmp_path):
+    (tmp_path / "instruments").mkdir()
+    (tmp_path / "instruments" / "pain.toml").write_text('sources = ["farrar-2001", "nope"]\n')
+    assert check_citations(find_citations(tmp_path)) == (
+        Citation("instruments/pain.toml", "sources", "nope"),)
+
+
 def test_a_non_text_entry_in_a_sources_list_is_reported(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps({"sources": [7]}), "utf-8")
     assert [c.source_id for c in check_citations(find_citations(tmp_path))] == ["7"]

@@ -1,9 +1,10 @@
 """The sources every fact cites, and the check that every cited id exists.
 
 `knowledge/data/sources.toml` holds one table per source. Every other data file cites sources by
-id in lists under keys named `sources` (or ending in `_sources`, e.g. `filler_sources`);
-`check_citations()` walks all `*.toml` and `*.json` files in the data folder and returns the
-citations whose id is not defined, so a typo in a fact file fails a test instead of shipping.
+id in lists under keys named `sources` (or ending in `_sources`, e.g. `filler_sources`).
+`check_citations()` walks every `*.toml` and `*.json` file in the data folder and its subfolders
+and returns the citations whose id is not defined, so a typo in a fact file fails a test
+instead of shipping.
 """
 
 from __future__ import annotations
@@ -175,15 +176,20 @@ def _parse(entry: Traversable) -> Any:
     return json.loads(text) if entry.name.endswith(".json") else tomllib.loads(text)
 
 
+def _data_files(folder: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
+    """(relative name, entry) of every *.toml / *.json file, subfolders included, sorted."""
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        name = f"{prefix}{entry.name}"
+        if entry.is_dir():
+            yield from _data_files(entry, f"{name}/")
+        elif entry.name.endswith((".toml", ".json")) and name != SOURCES_FILE:
+            yield name, entry
+
+
 def find_citations(directory: Traversable | Path | None = None) -> tuple[Citation, ...]:
     """Every source id cited in the data files (all but sources.toml itself), in file order."""
     folder = data_dir() if directory is None else directory
-    entries = sorted(
-        (e for e in folder.iterdir()
-         if e.name.endswith((".toml", ".json")) and e.name != SOURCES_FILE),
-        key=lambda e: e.name,
-    )
-    return tuple(c for e in entries for c in _walk(_parse(e), "", e.name))
+    return tuple(c for name, e in _data_files(folder) for c in _walk(_parse(e), "", name))
 
 
 def check_citations(
