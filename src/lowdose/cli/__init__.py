@@ -1,8 +1,38 @@
-"""The `lowdose` command line (design §3.3)."""
+"""The `lowdose` command line (design §3.3).
+
+Commands parse, call one core function and render; `--json` prints exactly the contract dict.
+Exit codes: 0 done, 1 bad input (the message names the option or JSON field, on stderr),
+2 usage (Typer's own). Command modules import only Typer and the standard library at top
+level; Pydantic, Rich, FastAPI and uvicorn are imported inside the command that needs them,
+so `lowdose screen` starts fast (design §4).
+"""
+
+from __future__ import annotations
+
+import sys
 
 import typer
 
-app = typer.Typer(help="lowdose: decision support for low-dose naltrexone.", no_args_is_help=True)
+from lowdose.cli import knowledge, regimens, screen, serve
+from lowdose.cli.inputs import InputProblems
+from lowdose.errors import InputError
+
+app = typer.Typer(
+    name="lowdose",
+    help="lowdose: decision support for low-dose naltrexone. It supports decisions; it does "
+         "not make them.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Bad input never reaches a traceback (main() reports it); what remains is a bug, and a
+    # plain traceback is the clearest report of one.
+    pretty_exceptions_enable=False,
+)
+app.command("screen")(screen.screen)
+app.command("plan")(regimens.plan)
+app.command("formulate")(regimens.formulate)
+app.command("periop")(regimens.periop)
+app.command("knowledge")(knowledge.knowledge)
+app.command("serve")(serve.serve)
 
 
 @app.command()
@@ -14,4 +44,15 @@ def version() -> None:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except InputError as exc:
+        _fail([(exc.field, exc.message)])
+    except InputProblems as exc:
+        _fail(exc.problems)
+
+
+def _fail(problems: list[tuple[str, str]]) -> None:
+    for field, message in problems:
+        sys.stderr.write(f"error: {field}: {message}\n")
+    sys.exit(1)

@@ -1,0 +1,50 @@
+"""The FastAPI application: `/api/v1/...`, OpenAPI at `/api/v1/openapi.json`, problem details
+for every error. Other parts add their routers with `app.include_router(...)`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import RedirectResponse
+
+from lowdose import __version__
+from lowdose.api import clinical, problems
+from lowdose.settings import Settings, get_settings
+
+DESCRIPTION = """Decision support for low-dose naltrexone (LDN): safety screen, titration
+plans, formulation math and the pre-operative hold. Every result cites its sources.
+lowdose supports decisions; it does not make them.
+
+Errors are RFC 9457 problem details (`application/problem+json`)."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app = FastAPI(
+        title="lowdose",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings or get_settings()
+    problems.install(app)
+    app.include_router(clinical.router)
+    app.add_api_route("/", _to_docs, include_in_schema=False)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+async def _to_docs() -> RedirectResponse:
+    # The web app will live here; until then the API docs are the front page.
+    return RedirectResponse("/api/v1/docs")
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version,
+                             description=app.description, routes=app.routes)
+        app.openapi_schema = problems.problem_media_types(schema)
+    return app.openapi_schema

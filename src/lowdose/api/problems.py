@@ -1,0 +1,147 @@
+"""Every API error as RFC 9457 problem details (`application/problem+json`).
+
+A problem has `type`, `title`, `status`, `detail` and `instance` (the request path). Bad input
+(a body that fails validation, or an `InputError` from core) is a 422 of type
+`urn:lowdose:problem:invalid-input` with an `errors` list of `{field, message}`, fields as
+dotted paths in the body (`medications.0.text`). Other HTTP errors are `about:blank` with the
+status phrase as title. An unexpected exception is a plain 500 problem: no traceback leaves
+the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+from lowdose.errors import InputError
+
+PROBLEM_JSON = "application/problem+json"
+INVALID_INPUT = "urn:lowdose:problem:invalid-input"
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the field, e.g. `medications.0.text`.")
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field("about:blank", description=f"`{INVALID_INPUT}` for bad input, else "
+                                                 "`about:blank` (the status says it all).")
+    title: str
+    status: int
+    detail: str
+    instance: str = Field(description="The path of the request that failed.")
+    errors: list[FieldError] | None = Field(None, description="Bad input only: each field "
+                                                              "and what is wrong with it.")
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_JSON
+
+
+def problem(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    type_: str = "about:blank",
+    errors: list[dict[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ProblemResponse:
+    body: dict[str, Any] = {"type": type_, "title": HTTPStatus(status).phrase, "status": status,
+                            "detail": detail, "instance": request.url.path}
+    if errors is not None:
+        body["errors"] = errors
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def invalid_input(request: Request, errors: list[dict[str, str]]) -> ProblemResponse:
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return problem(request, 422, f"{first['field']}: {first['message']}{more}",
+                   type_=INVALID_INPUT, errors=errors)
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Pydantic/FastAPI validation errors as `{field, message}` with dotted body paths."""
+    out = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        if error.get("type") == "json_invalid":
+            # FastAPI puts the character offset where the field would be.
+            at = f" at character {loc[1]}" if len(loc) > 1 else ""
+            reason = error.get("ctx", {}).get("error", "parse error")
+            out.append({"field": "body", "message": f"is not valid JSON{at}: {reason}"})
+            continue
+        if loc and loc[0] == "body":
+            loc = loc[1:]
+        out.append({"field": ".".join(loc) or "body", "message": _message(error)})
+    return out
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = error.get("type")
+    if kind == "extra_forbidden":
+        return "is not a known field"
+    if kind == "missing":
+        return "is required"
+    return str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+
+
+async def _on_validation(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    return invalid_input(request, field_errors(exc.errors()))
+
+
+async def _on_input_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, InputError)
+    return invalid_input(request, [{"field": exc.field, "message": exc.message}])
+
+
+async def _on_http(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, HTTPException)
+    phrase = HTTPStatus(exc.status_code).phrase
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else (
+        f"{phrase}: {request.method} {request.url.path}")
+    return problem(request, exc.status_code, detail, headers=exc.headers)
+
+
+async def _on_crash(request: Request, exc: Exception) -> ProblemResponse:
+    # The server log keeps the traceback; the client learns only that it was our fault.
+    return problem(request, 500, "An unexpected error occurred on the server. It is not "
+                                 "caused by your input; please report it.")
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error of `app` with problem details."""
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(InputError, _on_input_error)
+    app.add_exception_handler(HTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_crash)
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries saying these statuses answer with a Problem."""
+    return {status: {"model": Problem, "description": HTTPStatus(status).phrase}
+            for status in statuses}
+
+
+def problem_media_types(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare error responses (4xx/5xx) in the OpenAPI document as application/problem+json,
+    the media type they are sent with, instead of FastAPI's default application/json."""
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[:1] in ("4", "5") and "application/json" in content:
+                    content[PROBLEM_JSON] = content.pop("application/json")
+    return schema

@@ -1,0 +1,180 @@
+"""`lowdose knowledge [sources|drugs|protocols|evidence] [QUERY]`: the facts lowdose has
+loaded, each with the sources it cites. Without a part, a count of each part."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+
+from lowdose.cli.inputs import emit_json
+from lowdose.errors import InputError
+
+PARTS = ("sources", "drugs", "protocols", "evidence")
+
+
+def knowledge(
+    part: Annotated[str | None, typer.Argument(
+        help="sources, drugs, protocols or evidence [default: a summary].")] = None,
+    query: Annotated[str | None, typer.Argument(
+        help="evidence: one CONDITION (name or code); drugs: names containing this.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Show the loaded facts and their sources."""
+    if part is None:
+        data, show = summary(), _show_summary
+    elif part in _PARTS:
+        data, show = _PARTS[part](query)
+    else:
+        raise InputError("PART", f"{part!r} is not one of {', '.join(PARTS)}")
+    if json_output:
+        emit_json(data)
+    else:
+        show(data)
+        from lowdose.cli import render
+
+        render.reminder()
+
+
+def summary() -> dict[str, int]:
+    from lowdose.knowledge.evidence import load_evidence
+    from lowdose.knowledge.medicines import load_medicine_vocabulary
+    from lowdose.knowledge.regimens import load_titration_facts
+    from lowdose.knowledge.sources import load_sources
+
+    medicines = load_medicine_vocabulary()
+    evidence = load_evidence()
+    return {
+        "sources": len(load_sources()),
+        "drugs": len(medicines.concepts),
+        "rxnorm_codes": len(medicines.rxnorm),
+        "protocols": len(load_titration_facts().protocols),
+        "conditions": len(evidence.conditions),
+        "claims": len(evidence.claims),
+    }
+
+
+def _show_summary(data: dict[str, Any]) -> None:
+    from lowdose.cli import render
+
+    render.heading("Loaded knowledge")
+    render.facts((name.replace("_", " "), count) for name, count in data.items())
+    render.notes([f"lowdose knowledge {part} shows each entry with its sources."
+                  for part in PARTS], title="More")
+
+
+Shown = tuple[dict[str, Any], Callable[[dict[str, Any]], None]]
+
+
+def _sources(query: str | None) -> Shown:
+    from lowdose.knowledge.sources import load_sources
+
+    _no_query("sources", query)
+    return load_sources().to_dict(), _show_sources
+
+
+def _show_sources(data: dict[str, Any]) -> None:
+    from lowdose.cli import render
+
+    render.heading("Sources (status: V verified, S secondary only, U unverified)")
+    for s in data["sources"]:
+        render.console.print(f"[{s['id']}] ({s['kind']}, {s['status']}) {s['citation']} "
+                             f"{s['link']}")
+
+
+def _protocols(query: str | None) -> Shown:
+    from lowdose.knowledge.regimens import load_titration_facts
+
+    _no_query("protocols", query)
+    facts = load_titration_facts()
+    return {"protocols": [asdict(p) for p in facts.protocols]}, _show_protocols
+
+
+def _show_protocols(data: dict[str, Any]) -> None:
+    from lowdose.cli import render
+
+    rows = [(f"{p['name']}\n{p['title']}", _dose(p), p["every_days"],
+             ", ".join(p["sources"])) for p in data["protocols"]]
+    render.table(["name", "dose (mg)", "every (days)", "sources"], rows,
+                 title="Titration presets (lowdose plan --protocol NAME)")
+
+
+def _dose(protocol: dict[str, Any]) -> str:
+    if protocol["mg_per_kg"] is not None:
+        return f"{protocol['mg_per_kg']:g} mg/kg, at most {protocol['max_mg']:g}"
+    step, liquid = protocol["step_mg"], protocol["liquid_mg_per_ml"]
+    steps = f" in {step:g} mg steps" if step else ", fixed"
+    form = f", liquid {liquid:g} mg/mL" if liquid else ""
+    return f"{protocol['start_mg']:g} → {protocol['target_mg']:g}{steps}{form}"
+
+
+def _drugs(query: str | None) -> Shown:
+    from lowdose.knowledge.medicines import load_medicine_vocabulary
+
+    concepts = load_medicine_vocabulary().concepts.values()
+    wanted = None if query is None else query.casefold()
+    chosen = [c for c in concepts if wanted is None
+              or any(wanted in name.casefold() for name in (c.name, *c.names))]
+    if not chosen:
+        raise InputError("QUERY", f"no medicine name contains {query!r}")
+    drugs = [{"id": c.id, "name": c.name, "brand": c.brand, "ingredients": list(c.ingredients),
+              "class": c.cls, "names": list(c.names), "rxnorm": list(c.rxnorm),
+              "sources": list(c.sources)} for c in chosen]
+    return {"drugs": drugs}, _show_drugs
+
+
+def _show_drugs(data: dict[str, Any]) -> None:
+    from lowdose.cli import render
+
+    rows = [(d["name"], "brand" if d["brand"] else "generic", ", ".join(d["ingredients"]),
+             d["class"], ", ".join(d["sources"])) for d in data["drugs"]]
+    render.table(["name", "kind", "ingredients", "class", "sources"], rows,
+                 title="Medicine vocabulary (names the screen recognises)")
+
+
+def _evidence(query: str | None) -> Shown:
+    from lowdose.knowledge.evidence import evidence_for, load_evidence
+
+    evidence = load_evidence()
+    if query is None:
+        return evidence.to_dict(), _show_evidence
+    found = evidence_for(query, evidence) if query.strip() else None
+    if found is None:
+        names = ", ".join(c.name for c in evidence.conditions)
+        raise InputError("CONDITION", f"no evidence entry for {query!r}; known: {names}")
+    return found.to_dict(), _show_condition
+
+
+def _show_evidence(data: dict[str, Any]) -> None:
+    from lowdose.cli import render
+
+    rows = [(c["name"], c["grade_label"], c["summary"]) for c in data["conditions"]]
+    render.table(["condition", "evidence", "summary"], rows,
+                 title="Evidence for LDN by condition (lowdose knowledge evidence CONDITION)")
+    claims = [(c["claim"], c["verdict"], c["finding"]) for c in data["claims"]]
+    render.table(["claim", "verdict", "finding"], claims, title="Claims checked")
+
+
+def _show_condition(data: dict[str, Any]) -> None:
+    from lowdose.cli import render
+
+    render.heading(f"{data['name']}: {data['grade_label']}")
+    render.paragraph("Summary", data["summary"])
+    if data["grade_note"]:
+        render.paragraph("About the grade", data["grade_note"])
+    rows = [(f"{s['first_author']} {s['year']}", s["design"], s["n"], s["result"])
+            for s in data["studies"]]
+    render.table(["study", "design", "n", "result"], rows, title="Studies")
+    render.sources(data["sources"])
+
+
+def _no_query(part: str, query: str | None) -> None:
+    if query is not None:
+        raise InputError("QUERY", f"`lowdose knowledge {part}` takes no query")
+
+
+_PARTS: dict[str, Callable[[str | None], Shown]] = {
+    "sources": _sources, "drugs": _drugs, "protocols": _protocols, "evidence": _evidence,
+}
