@@ -183,6 +183,21 @@ def test_step_down_plan_tapers_to_the_lower_target() -> None:
     assert p.steps[-1].note == FACTS.step_notes.last_down
 
 
+@pytest.mark.parametrize(
+    ("start", "target", "doses"),
+    [
+        (4.7, 4.6, (4.5,)),  # 5.0 would be the target rounded up, but it is above the start
+        (4.7, 2.2, (4.5, 3.5, 2.5)),
+        (2.3, 2.4, (2.0,)),  # climbing: never above the target either
+    ],
+)
+def test_rounding_never_gives_more_than_the_highest_dose_asked_for(
+    start: float, target: float, doses: tuple[float, ...]
+) -> None:
+    p = make(start_mg=start, step_mg=1, every_days=7, target_mg=target, liquid_mg_per_ml=5)
+    assert p.doses == doses
+
+
 def test_discontinuation_ends_with_a_stop_step() -> None:
     p = make(start_mg=4.5, step_mg=1.5, every_days=7, target_mg=0)
     assert p.doses == (4.5, 3.0, 1.5, 0)
@@ -243,12 +258,13 @@ def test_plans_are_contiguous_monotone_measurable_and_never_pass_the_target(
     unit = Fraction(str(conc or 1)) * Fraction(1, 10) if conc else Fraction(1, 10)
     doses = [Fraction(str(x)) for x in p.doses]
     assert all((x / unit).denominator == 1 for x in doses)
-    # Start rounds to the nearest measurable dose, the target towards the start.
     low, high = sorted((Fraction(str(start)), Fraction(str(target))))
-    assert all(low - unit < x <= high + unit / 2 for x in doses)
+    assert all(low - unit < x <= high for x in doses)  # never above the highest dose asked
     up = target >= start
     assert all((b > a) if up else (b < a) for a, b in pairwise(doses))
-    assert (doses[-1] <= Fraction(str(target))) if up else (doses[-1] >= Fraction(str(target)))
+    assert abs(doses[-1] - Fraction(str(target))) < unit
+    if up:
+        assert doses[-1] <= Fraction(str(target))
     assert p.steps[0].start == MONDAY and p.steps[-1].end is None
     for before, after in pairwise(p.steps):
         assert before.end is not None and after.start == before.end + timedelta(days=1)

@@ -247,16 +247,19 @@ def _check_ceiling(
 
 
 def _ladder(spec: _Spec, measure: Measure) -> list[Fraction]:
-    """The doses in order, each a whole number of the formulation's step, from start to
-    target and never past it."""
+    """The doses in order, each a whole number of the formulation's step, from start towards
+    the target, never past the target and never above the highest dose asked for."""
     unit = measure.step_mg
     up = spec.target >= spec.start
-    # Round the target towards the start so no dose passes it; a target of 0 stays 0 (stop).
-    target = (math.floor(spec.target / unit) if up else math.ceil(spec.target / unit)) * unit
-    start = marks(spec.start, unit) * unit
-    start = min(start, target) if up else max(start, target)
-    if start == 0 or (up and target == 0):
-        raise InputError("start_mg" if start == 0 else "target_mg",
+    if up:
+        target = math.floor(spec.target / unit) * unit
+        start = min(marks(spec.start, unit) * unit, target)
+    else:
+        # Tapering: round the start down and the target up, but never above the start.
+        start = math.floor(spec.start / unit) * unit
+        target = min(math.ceil(spec.target / unit) * unit, start)
+    if start == 0:
+        raise InputError("target_mg" if up and target == 0 else "start_mg",
                          f"is below the smallest dose this formulation measures "
                          f"({float(unit):g} mg)")
     if start == target:
@@ -267,9 +270,13 @@ def _ladder(spec: _Spec, measure: Measure) -> list[Fraction]:
     direction = 1 if up else -1
     doses = [start]
     while doses[-1] != target:
-        # Round each scheduled dose (not the step), so the average pace stays as planned.
-        dose = marks(spec.start + direction * len(doses) * spec.step, unit) * unit
-        doses.append(min(dose, target) if up else max(dose, target))
+        # Round each scheduled dose (not the step) so the average pace stays as planned, yet
+        # always move by at least one measurable step.
+        scheduled = marks(spec.start + direction * len(doses) * spec.step, unit) * unit
+        if up:
+            doses.append(min(max(scheduled, doses[-1] + unit), target))
+        else:
+            doses.append(max(min(scheduled, doses[-1] - unit), target))
     return doses
 
 
