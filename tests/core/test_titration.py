@@ -186,8 +186,8 @@ def test_step_down_plan_tapers_to_the_lower_target() -> None:
 @pytest.mark.parametrize(
     ("start", "target", "doses"),
     [
-        (4.7, 4.6, (4.5,)),  # 5.0 would be the target rounded up, but it is above the start
-        (4.7, 2.2, (4.5, 3.5, 2.5)),
+        (3.7, 3.6, (3.5,)),  # 4.0 would be the target rounded up, but it is above the start
+        (4.2, 2.2, (4.0, 3.0, 2.5)),
         (2.3, 2.4, (2.0,)),  # climbing: never above the target either
     ],
 )
