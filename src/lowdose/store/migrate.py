@@ -58,6 +58,16 @@ def migrate(url: str | URL, revision: str = "head") -> None:
         database.dispose()
 
 
+def downgrade(url: str | URL, revision: str = "base") -> None:
+    """Take the database at `url` back to `revision` ("base": no lowdose tables at all)."""
+    database = Database(url)
+    try:
+        with database.transaction() as session:
+            command.downgrade(_config(session.connection()), revision)
+    finally:
+        database.dispose()
+
+
 def current_revision(url: str | URL) -> str | None:
     """The revision the database is at, None when it was never migrated."""
     database = Database(url)

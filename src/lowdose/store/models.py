@@ -189,7 +189,7 @@ class MedicineVersion(Base):
 
 
 class LdnCourse(Base):
-    """One course of LDN for a patient: how it is taken; the doses come from its plans."""
+    """One course of LDN for a patient; its doses and times come from its plan versions."""
 
     __tablename__ = "ldn_courses"
 
@@ -197,9 +197,6 @@ class LdnCourse(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     started_on: Mapped[date] = mapped_column(Date)
     ended_on: Mapped[date | None] = mapped_column(Date)
-    dose_time: Mapped[time] = mapped_column(Time)
-    formulation: Mapped[str | None] = mapped_column(String(32))
-    liquid_mg_per_ml: Mapped[float | None] = mapped_column(Float)
     indication: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -216,8 +213,8 @@ class PlanVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
     # The planner's inputs, so a version can be recomputed and explained.
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # The planner's output: the dated steps as the patient saw them.
-    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # The planner's output (dated steps, notes, sources) as the patient was shown it.
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

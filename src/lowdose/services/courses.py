@@ -1,0 +1,226 @@
+"""LDN courses and their titration plans.
+
+A plan comes from the core planner (`lowdose.core.titration.plan`) applied to the prescriber's
+request and the patient's stored weight. Plans are never edited: a change appends a new version,
+so what the patient was told on any day stays on the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import func, select
+
+from lowdose.core.titration import Timing, plan
+from lowdose.errors import InputError
+from lowdose.knowledge.regimens import load_titration_facts
+from lowdose.security.policy import PatientAction
+from lowdose.services._access import Access, patient_access
+from lowdose.services._checks import optional_text
+from lowdose.services.context import Context
+from lowdose.services.errors import Conflict, NotFound
+from lowdose.store.db import Database
+from lowdose.store.models import LdnCourse, PlanVersion
+
+TIMINGS = ("bedtime", "morning")
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What the prescriber asks the planner for (the options of `lowdose plan`)."""
+
+    from_date: date
+    protocol: str | None = None
+    start_mg: float | None = None
+    step_mg: float | None = None
+    every_days: int | None = None
+    target_mg: float | None = None
+    liquid_mg_per_ml: float | None = None
+    syringe_resolution_ml: float | None = None
+    timing: str = "bedtime"
+    clinician_override: bool = False
+
+    def __post_init__(self) -> None:
+        if self.timing not in TIMINGS:
+            raise InputError("timing", f"must be one of {', '.join(TIMINGS)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["from_date"] = self.from_date.isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PlanRequest:
+        values = dict(data)
+        values["from_date"] = date.fromisoformat(values["from_date"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class PlanVersionView:
+    course_id: int
+    version: int
+    request: PlanRequest
+    plan: Mapping[str, Any]  # lowdose.core.titration.Plan.to_dict()
+    reason: str | None
+    created_at: datetime  # naive UTC
+    created_by: int | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"course_id": self.course_id, "version": self.version,
+                "request": self.request.to_dict(), "plan": dict(self.plan),
+                "reason": self.reason, "created_at": self.created_at.isoformat() + "Z",
+                "created_by": self.created_by}
+
+    def step_on(self, day: date) -> Mapping[str, Any] | None:
+        """The plan step in force on `day`, None before the plan starts."""
+        for step in self.plan["steps"]:
+            starts = date.fromisoformat(step["from"])
+            ends = date.fromisoformat(step["to"]) if step["to"] else None
+            if starts <= day and (ends is None or day <= ends):
+                return cast(Mapping[str, Any], step)
+        return None
+
+
+@dataclass(frozen=True)
+class CourseView:
+    id: int
+    patient_id: int
+    started_on: date
+    ended_on: date | None
+    indication: str | None
+    plan_version: int  # 0 while no plan was made
+
+    def active_on(self, day: date) -> bool:
+        return self.started_on <= day and (self.ended_on is None or day <= self.ended_on)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.id, "patient_id": self.patient_id,
+                "started_on": self.started_on.isoformat(),
+                "ended_on": self.ended_on.isoformat() if self.ended_on else None,
+                "indication": self.indication, "plan_version": self.plan_version}
+
+
+def start_course(db: Database, ctx: Context, patient_id: int, *, started_on: date,
+                 indication: str | None = None,
+                 first_plan: PlanRequest | None = None) -> CourseView:
+    """Start an LDN course (a prescriber on the care team), optionally with its first plan."""
+    reason = optional_text("indication", indication, max_length=200)
+    with patient_access(db, ctx, patient_id, PatientAction.PRESCRIBE, "course.start",
+                        write=True) as access:
+        # Courses never overlap, so "the course on a given day" is always one course.
+        if any(c.ended_on is None or c.ended_on >= started_on for c in _courses(access)):
+            raise Conflict("the patient has a course running on or after that date; end it")
+        course = LdnCourse(patient_id=patient_id, started_on=started_on, indication=reason,
+                           created_at=ctx.at, created_by=ctx.actor.user_id)
+        access.session.add(course)
+        access.session.flush()
+        if first_plan is not None:
+            _append_plan(access, course, first_plan, "first plan")
+        access.point_at("course", course.id)
+        return _course_view(access, course)
+
+
+def end_course(db: Database, ctx: Context, patient_id: int, course_id: int, *,
+               ended_on: date) -> CourseView:
+    with patient_access(db, ctx, patient_id, PatientAction.PRESCRIBE, "course.end",
+                        write=True) as access:
+        course = _course(access, course_id)
+        if ended_on < course.started_on:
+            raise InputError("ended_on", "must not be before the course started")
+        course.ended_on = ended_on
+        access.point_at("course", course.id)
+        return _course_view(access, course)
+
+
+def revise_plan(db: Database, ctx: Context, patient_id: int, course_id: int,
+                request: PlanRequest, *, reason: str | None = None) -> PlanVersionView:
+    """Make a new plan version for the course; earlier versions stay as they were."""
+    why = optional_text("reason", reason, max_length=2000)
+    with patient_access(db, ctx, patient_id, PatientAction.PRESCRIBE, "plan.revise",
+                        write=True) as access:
+        course = _course(access, course_id)
+        if course.ended_on is not None:
+            raise Conflict("this course has ended; start a new one")
+        return _append_plan(access, course, request, why)
+
+
+def list_courses(db: Database, ctx: Context, patient_id: int) -> list[CourseView]:
+    with patient_access(db, ctx, patient_id, PatientAction.READ_RECORD,
+                        "course.list") as access:
+        return [_course_view(access, c) for c in _courses(access)]
+
+
+def plan_versions(db: Database, ctx: Context, patient_id: int,
+                  course_id: int) -> list[PlanVersionView]:
+    """Every plan version of a course, first to last."""
+    with patient_access(db, ctx, patient_id, PatientAction.READ_RECORD,
+                        "plan.list") as access:
+        course = _course(access, course_id)
+        access.point_at("course", course.id)
+        rows = access.session.scalars(select(PlanVersion)
+                                      .where(PlanVersion.course_id == course.id)
+                                      .order_by(PlanVersion.version)).all()
+        return [_plan_view(row) for row in rows]
+
+
+def current_plan(access: Access, day: date) -> tuple[CourseView, PlanVersionView | None] | None:
+    """The course running on `day` and its newest plan (for other use cases, e.g. the screen)."""
+    for course in reversed(_courses(access)):
+        if course.started_on <= day and (course.ended_on is None or day <= course.ended_on):
+            row = access.session.scalar(select(PlanVersion)
+                                        .where(PlanVersion.course_id == course.id)
+                                        .order_by(PlanVersion.version.desc()).limit(1))
+            return _course_view(access, course), _plan_view(row) if row else None
+    return None
+
+
+# ------------------------------------------------------------------------------- helpers
+
+
+def _append_plan(access: Access, course: LdnCourse, request: PlanRequest,
+                 reason: str | None) -> PlanVersionView:
+    computed = plan(
+        from_date=request.from_date, facts=load_titration_facts(), protocol=request.protocol,
+        start_mg=request.start_mg, step_mg=request.step_mg, every_days=request.every_days,
+        target_mg=request.target_mg, weight_kg=access.patient.weight_kg,
+        liquid_mg_per_ml=request.liquid_mg_per_ml,
+        syringe_resolution_ml=request.syringe_resolution_ml,
+        timing=cast(Timing, request.timing), clinician_override=request.clinician_override)
+    latest = access.session.scalar(select(func.max(PlanVersion.version))
+                                   .where(PlanVersion.course_id == course.id)) or 0
+    row = PlanVersion(course_id=course.id, version=latest + 1, parameters=request.to_dict(),
+                      plan=computed.to_dict(), reason=reason, created_at=access.ctx.at,
+                      created_by=access.ctx.actor.user_id)
+    access.session.add(row)
+    access.session.flush()
+    access.point_at("plan", f"{course.id}@{row.version}")
+    return _plan_view(row)
+
+
+def _courses(access: Access) -> list[LdnCourse]:
+    return list(access.session.scalars(select(LdnCourse)
+                                       .where(LdnCourse.patient_id == access.patient.id)
+                                       .order_by(LdnCourse.started_on, LdnCourse.id)).all())
+
+
+def _course(access: Access, course_id: int) -> LdnCourse:
+    course = access.session.get(LdnCourse, course_id)
+    if course is None or course.patient_id != access.patient.id:
+        raise NotFound("course", course_id)
+    return course
+
+
+def _course_view(access: Access, course: LdnCourse) -> CourseView:
+    version = access.session.scalar(select(func.max(PlanVersion.version))
+                                    .where(PlanVersion.course_id == course.id)) or 0
+    return CourseView(course.id, course.patient_id, course.started_on, course.ended_on,
+                      course.indication, version)
+
+
+def _plan_view(row: PlanVersion) -> PlanVersionView:
+    return PlanVersionView(row.course_id, row.version, PlanRequest.from_dict(row.parameters),
+                           row.plan, row.reason, row.created_at, row.created_by)
