@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from lowdose.cli import knowledge, regimens, screen, serve
+from lowdose.cli import analyze, knowledge, regimens, screen, serve
 from lowdose.cli.inputs import InputProblems
 from lowdose.errors import InputError
 
@@ -31,6 +31,7 @@ app.command("screen")(screen.screen)
 app.command("plan")(regimens.plan)
 app.command("formulate")(regimens.formulate)
 app.command("periop")(regimens.periop)
+analyze.register(app)
 app.command("knowledge")(knowledge.knowledge)
 app.command("serve")(serve.serve)
 

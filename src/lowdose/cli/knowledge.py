@@ -5,30 +5,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
 from lowdose.cli.inputs import emit_json
 from lowdose.errors import InputError
 
-PARTS = ("sources", "drugs", "protocols", "evidence")
+Part = Literal["sources", "drugs", "protocols", "evidence"]
 
 
 def knowledge(
-    part: Annotated[str | None, typer.Argument(
+    part: Annotated[Part | None, typer.Argument(
         help="sources, drugs, protocols or evidence [default: a summary].")] = None,
     query: Annotated[str | None, typer.Argument(
         help="evidence: one CONDITION (name or code); drugs: names containing this.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Show the loaded facts and their sources."""
+    show: Callable[[dict[str, Any]], None]
     if part is None:
         data, show = summary(), _show_summary
-    elif part in _PARTS:
-        data, show = _PARTS[part](query)
     else:
-        raise InputError("PART", f"{part!r} is not one of {', '.join(PARTS)}")
+        data, show = _PARTS[part](query)
     if json_output:
         emit_json(data)
     else:
@@ -62,7 +61,7 @@ def _show_summary(data: dict[str, Any]) -> None:
     render.heading("Loaded knowledge")
     render.facts((name.replace("_", " "), count) for name, count in data.items())
     render.notes([f"lowdose knowledge {part} shows each entry with its sources."
-                  for part in PARTS], title="More")
+                  for part in _PARTS], title="More")
 
 
 Shown = tuple[dict[str, Any], Callable[[dict[str, Any]], None]]

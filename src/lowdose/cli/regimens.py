@@ -8,7 +8,7 @@ the contract dict (`--json`) or a readable summary. Core errors name core fields
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -50,7 +50,8 @@ def plan(
         help="Plan for a liquid of this strength (mg/mL) instead of capsules.")] = None,
     syringe_ml: Annotated[float | None, typer.Option(
         help="Smallest syringe mark, mL [default: from the facts].")] = None,
-    timing: Annotated[str, typer.Option(help="bedtime or morning.")] = "bedtime",
+    timing: Annotated[Literal["bedtime", "morning"], typer.Option(
+        help="Take the dose at bedtime or in the morning.")] = "bedtime",
     clinician_override: Annotated[bool, typer.Option(
         help="A clinician allows a target above the usual ceiling.")] = False,
     json_output: JsonFlag = False,
@@ -65,7 +66,7 @@ def plan(
             from_date=first_day, facts=load_titration_facts(), protocol=protocol,
             start_mg=start, step_mg=step, every_days=every, target_mg=target, weight_kg=weight,
             liquid_mg_per_ml=liquid_mg_per_ml, syringe_resolution_ml=syringe_ml,
-            timing=timing,  # type: ignore[arg-type]  # checked by core, named by options()
+            timing=timing,
             clinician_override=clinician_override,
         )
     data = result.to_dict()
@@ -106,7 +107,7 @@ def formulate(
     dose: Annotated[float, typer.Option(help="Daily dose, mg.")],
     quantity: Annotated[float, typer.Option(
         help="Amount dispensed: mL of liquid, or number of capsules.")],
-    form: Annotated[str | None, typer.Option(
+    form: Annotated[Literal["liquid", "capsule"] | None, typer.Option(
         help="liquid or capsule [default: liquid when a strength is given, else capsule].")
     ] = None,
     mg_per_ml: Annotated[float | None, typer.Option(help="Liquid strength, mg/mL.")] = None,
@@ -121,7 +122,8 @@ def formulate(
         help="Day the supply starts, YYYY-MM-DD [default: today].")] = None,
     lead_days: Annotated[int | None, typer.Option(
         help="Days before running out to reorder [default: from the facts].")] = None,
-    storage: Annotated[str, typer.Option(help="Liquid kept at room or fridge.")] = "room",
+    storage: Annotated[Literal["room", "fridge"], typer.Option(
+        help="Where the liquid is kept (sets its beyond-use date).")] = "room",
     price: Annotated[float | None, typer.Option(help="Price per fill, any currency.")] = None,
     json_output: JsonFlag = False,
 ) -> None:
@@ -131,14 +133,14 @@ def formulate(
 
     first_day = _today() if start is None else parse_date("--start", start)
     liquid_given = any(v is not None for v in (mg_per_ml, tablets, volume_ml, syringe_ml))
-    chosen = form or ("liquid" if liquid_given else "capsule")
+    chosen: Literal["liquid", "capsule"] = form or ("liquid" if liquid_given else "capsule")
     with options(FORMULATE_OPTIONS):
         result = make_formulation(
-            dose_mg=dose, form=chosen,  # type: ignore[arg-type]  # checked by core
+            dose_mg=dose, form=chosen,
             quantity=quantity, start=first_day, facts=load_formulation_facts(),
             tablets=tablets, tablet_mg=tablet_mg, volume_ml=volume_ml, mg_per_ml=mg_per_ml,
             syringe_resolution_ml=syringe_ml, lead_days=lead_days,
-            storage=storage,  # type: ignore[arg-type]  # checked by core
+            storage=storage,
             price=price,
         )
     data = result.to_dict()
