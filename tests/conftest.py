@@ -44,15 +44,26 @@ def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def lowdose(tmp_path: Path) -> Callable[..., Run]:
-    """Run the installed console script: `lowdose("plan", "--json", stdin=..., env={...})`."""
+def lowdose_env(tmp_path: Path) -> dict[str, str]:
+    """The environment `lowdose` runs in: no developer settings, a fresh data dir."""
+    return clean_env(tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def lowdose_argv() -> list[str]:
+    """How to start `lowdose`: the installed console script, else `python -m lowdose`."""
+    return [str(LOWDOSE)] if LOWDOSE.exists() else [sys.executable, "-m", "lowdose"]
+
+
+@pytest.fixture
+def lowdose(tmp_path: Path, lowdose_argv: list[str],
+            lowdose_env: dict[str, str]) -> Callable[..., Run]:
+    """Run the console script: `lowdose("plan", "--json", stdin=..., env={...})`."""
 
     def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Run:
-        command = [str(LOWDOSE)] if LOWDOSE.exists() else [sys.executable, "-m", "lowdose"]
         done = subprocess.run(
-            [*command, *args], input=stdin if stdin is not None else "", text=True,
-            capture_output=True, env=clean_env(tmp_path / "data", **(env or {})), timeout=60,
-            cwd=tmp_path,
+            [*lowdose_argv, *args], input=stdin if stdin is not None else "", text=True,
+            capture_output=True, env={**lowdose_env, **(env or {})}, timeout=60, cwd=tmp_path,
         )
         return Run(tuple(args), done.returncode, done.stdout, done.stderr)
 

@@ -1,0 +1,116 @@
+"""The OpenAPI document: served, internally consistent, every route documented, errors
+declared as problem details; the docs page and the front-page redirect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from lowdose.api.app import create_app
+
+METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
+
+
+@pytest.fixture(scope="module")
+def openapi(api: httpx.Client) -> dict[str, Any]:
+    response = api.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from refs(item)
+
+
+def resolve(document: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/"), f"only local references are used: {ref}"
+    node: Any = document
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                yield path, method, operation
+
+
+def test_document_is_openapi_3_1_with_title_and_version(openapi: dict[str, Any]) -> None:
+    assert openapi["openapi"].startswith("3.1.")
+    assert openapi["info"]["title"] == "lowdose"
+    assert openapi["info"]["version"]
+    assert set(openapi) <= {"openapi", "info", "paths", "components", "servers", "tags",
+                            "security", "webhooks", "externalDocs", "jsonSchemaDialect"}
+
+
+def test_every_reference_resolves(openapi: dict[str, Any]) -> None:
+    found = list(refs(openapi))
+    assert found
+    for ref in found:
+        assert isinstance(resolve(openapi, ref), dict), ref
+
+
+def test_every_route_of_the_app_is_documented(
+    openapi: dict[str, Any], make_settings: Callable[..., Any]
+) -> None:
+    app = create_app(make_settings())
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            for method in route.methods:
+                operation = openapi["paths"][route.path][method.lower()]
+                assert operation.get("summary"), f"{method} {route.path} has no summary"
+                assert "200" in operation["responses"]
+
+
+def test_operations_have_unique_ids_and_a_success_response(openapi: dict[str, Any]) -> None:
+    ids = [op["operationId"] for _, _, op in operations(openapi)]
+    assert len(ids) == len(set(ids))
+    for path, method, operation in operations(openapi):
+        assert any(code.startswith("2") for code in operation["responses"]), (path, method)
+
+
+def test_every_body_route_documents_its_422_as_problem_details(openapi: dict[str, Any]) -> None:
+    with_body = [(p, m, op) for p, m, op in operations(openapi) if "requestBody" in op]
+    assert {p for p, _, _ in with_body} >= {"/api/v1/plan", "/api/v1/formulate",
+                                            "/api/v1/periop"}
+    for path, method, operation in with_body:
+        content = operation["responses"]["422"]["content"]
+        assert list(content) == ["application/problem+json"], (path, method)
+        schema = resolve(openapi, content["application/problem+json"]["schema"]["$ref"])
+        assert {"type", "title", "status", "detail", "instance", "errors"} <= set(
+            schema["properties"])
+
+
+def test_success_responses_describe_the_contract(openapi: dict[str, Any]) -> None:
+    plan = openapi["paths"]["/api/v1/plan"]["post"]["responses"]["200"]
+    schema = resolve(openapi, plan["content"]["application/json"]["schema"]["$ref"])
+    assert {"protocol", "form", "steps", "target_mg", "sources", "notes"} <= set(
+        schema["properties"])
+
+
+def test_docs_page_is_served(api: httpx.Client) -> None:
+    response = api.get("/api/v1/docs")
+    assert response.status_code == 200
+    assert "text/html" in response.headers["content-type"]
+    assert "/api/v1/openapi.json" in response.text
+
+
+def test_front_page_leads_to_the_docs(api: httpx.Client) -> None:
+    response = api.get("/", follow_redirects=False)
+    assert response.status_code in (302, 307)
+    assert response.headers["location"] == "/api/v1/docs"

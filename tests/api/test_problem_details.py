@@ -1,0 +1,113 @@
+"""Every error is RFC 9457 problem details; bad input is a 422 naming each field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter
+
+from lowdose.api.app import create_app
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
+INVALID_INPUT = "urn:lowdose:problem:invalid-input"
+PERIOP = {"surgery_at": "2025-06-12T08:00", "as_of": "2025-06-02T09:00"}
+PLAN = {"from": "2025-06-02", "start_mg": 1.5, "step_mg": 0.5, "every_days": 7,
+        "target_mg": 4.5}
+
+
+def assert_problem(response: httpx.Response, status: int, path: str) -> dict[str, Any]:
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert set(body) >= PROBLEM_KEYS
+    assert body["status"] == status
+    assert body["instance"] == path
+    assert body["title"] and body["detail"]
+    assert "Traceback" not in response.text
+    return body
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/plan", {**PLAN, "dose": 3}, "dose"),  # unknown fields are refused
+        ("/api/v1/plan", {**PLAN, "target_mg": "lots"}, "target_mg"),
+        ("/api/v1/plan", {**PLAN, "from": "2025-13-01"}, "from"),
+        ("/api/v1/plan", {**PLAN, "target_mg": 9}, "target_mg"),  # above the ceiling: core
+        ("/api/v1/plan", {**PLAN, "timing": "noon"}, "timing"),
+        ("/api/v1/periop", {"as_of": "2025-06-02T09:00"}, "surgery_at"),
+        ("/api/v1/periop", {**PERIOP, "hold_hours": 0}, "hold_hours"),
+        ("/api/v1/periop", {**PERIOP, "as_of": "2025-06-13T09:00"}, "surgery_at"),
+        ("/api/v1/formulate", {"dose_mg": 4.5, "form": "capsule", "quantity": 30,
+                               "start": "2025-06-02", "mg_per_ml": 5}, "mg_per_ml"),
+        ("/api/v1/formulate", {"dose_mg": 4.5, "form": "tincture", "quantity": 30,
+                               "start": "2025-06-02"}, "form"),
+    ],
+)
+def test_bad_input_is_a_422_naming_the_field(
+    api: httpx.Client, path: str, body: dict[str, Any], field: str
+) -> None:
+    problem = assert_problem(api.post(path, json=body), 422, path)
+    assert problem["type"] == INVALID_INPUT
+    assert field in [error["field"] for error in problem["errors"]]
+    assert all(set(error) == {"field", "message"} and error["message"]
+               for error in problem["errors"])
+    assert problem["detail"].startswith(f"{problem['errors'][0]['field']}: ")
+
+
+def test_every_bad_field_is_listed_not_just_the_first(api: httpx.Client) -> None:
+    body = {**PLAN, "start_mg": "x", "every_days": "y", "colour": "red"}
+    problem = assert_problem(api.post("/api/v1/plan", json=body), 422, "/api/v1/plan")
+    assert {e["field"] for e in problem["errors"]} == {"start_mg", "every_days", "colour"}
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        ('{"surgery_at": "2025-06-12T08:00",', "application/json"),
+        ("", "application/json"),
+        ("[1, 2]", "application/json"),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_a_422(
+    api: httpx.Client, content: str, content_type: str
+) -> None:
+    response = api.post("/api/v1/periop", content=content,
+                        headers={"content-type": content_type})
+    problem = assert_problem(response, 422, "/api/v1/periop")
+    assert problem["errors"][0]["field"] == "body"
+
+
+def test_unknown_path_is_a_404_problem(api: httpx.Client) -> None:
+    problem = assert_problem(api.get("/api/v1/no-such-thing"), 404, "/api/v1/no-such-thing")
+    assert problem["type"] == "about:blank"
+    assert problem["title"] == "Not Found"
+
+
+def test_wrong_method_is_a_405_problem_that_says_what_is_allowed(api: httpx.Client) -> None:
+    response = api.get("/api/v1/plan")
+    assert_problem(response, 405, "/api/v1/plan")
+    assert response.headers["allow"] == "POST"
+
+
+def test_a_crash_is_a_500_problem_without_the_traceback(
+    make_settings: Callable[..., Any], serve_app: Callable[[Any], Any]
+) -> None:
+    # A router added later (as stored-record routers will be) that fails unexpectedly.
+    app = create_app(make_settings())
+    broken = APIRouter()
+
+    @broken.get("/api/v1/broken")
+    async def fail() -> None:
+        raise RuntimeError("secret internal state")
+
+    app.include_router(broken)
+    with serve_app(app) as url:
+        response = httpx.get(f"{url}/api/v1/broken")
+    problem = assert_problem(response, 500, "/api/v1/broken")
+    assert problem["type"] == "about:blank"
+    assert "secret internal state" not in response.text
+    assert "RuntimeError" not in response.text
