@@ -1,0 +1,229 @@
+"""Typed loader for `knowledge/data/monitoring.toml`: the parameters and texts of the
+monitoring flags, the outcome analysis and planned n-of-1 comparisons, with their sources.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import time
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+Level = Literal["urgent", "attention", "info"]
+LEVELS: tuple[Level, ...] = ("urgent", "attention", "info")  # most severe first
+
+
+@dataclass(frozen=True)
+class Window:
+    lookback_days: int
+    recent_days: int
+
+
+@dataclass(frozen=True)
+class Onset:
+    days: int
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AnalysisRules:
+    min_baseline_days: int
+    min_treatment_days: int
+    interval: float
+
+
+@dataclass(frozen=True)
+class SideEffectCourse:
+    """A known LDN side effect: its names, and how long it usually lasts (None: the default)."""
+
+    name: str
+    category: Literal["sleep", "other"]
+    aliases: tuple[str, ...]
+    expected_days: int | None
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SideEffectRules:
+    onset_window_days: int
+    expected_days: int
+    sources: tuple[str, ...]
+    courses: tuple[SideEffectCourse, ...]
+    expected_reason: str
+    persisting_reason: str
+    unlinked_reason: str
+    severe_reason: str
+    after_change: str
+
+
+@dataclass(frozen=True)
+class SleepRule:
+    more_than_days: int
+    morning_before: time
+    sources: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class StepBackRule:
+    window_days: int
+    min_days: int
+    side_effect_increase: float
+    sources: tuple[str, ...]
+    reason: str
+    side_effects_worse: str
+    rating_worse: str
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    code: str
+    signs: tuple[str, ...]
+    min_signs: int
+    reason: str
+    sources: tuple[str, ...]
+    strong_signs: tuple[str, ...] = ()  # any one of these is enough on its own
+
+
+@dataclass(frozen=True)
+class AdherenceRule:
+    window_days: int
+    min_recorded_days: int
+    attention_below: float
+    missed_streak_days: int
+    sources: tuple[str, ...]
+    low_reason: str
+    streak_reason: str
+
+
+@dataclass(frozen=True)
+class CheckinRule:
+    info_after_days: int
+    attention_after_days: int
+    sources: tuple[str, ...]
+    reason: str
+    none_reason: str
+
+
+@dataclass(frozen=True)
+class TitrationRule:
+    sources: tuple[str, ...]
+    due_reason: str
+    hold_reason: str
+    today_reason: str
+
+
+@dataclass(frozen=True)
+class NofOneDefaults:
+    period_days: int
+    run_in_days: int
+    blocks: int
+    min_days_per_arm: int
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MonitoringRules:
+    window: Window
+    onset: Onset
+    analysis: AnalysisRules
+    side_effects: SideEffectRules
+    sleep: SleepRule
+    step_back: StepBackRule
+    red_flags: tuple[RedFlag, ...]
+    adherence: AdherenceRule
+    checkins: CheckinRule
+    titration: TitrationRule
+    nof1: NofOneDefaults
+
+    def cited(self) -> tuple[str, ...]:
+        """Every source id the rules cite, first mention first."""
+        groups = [self.onset.sources, self.side_effects.sources,
+                  *(c.sources for c in self.side_effects.courses), self.sleep.sources,
+                  self.step_back.sources, *(r.sources for r in self.red_flags),
+                  self.adherence.sources, self.checkins.sources, self.titration.sources,
+                  self.nof1.sources]
+        return tuple(dict.fromkeys(s for group in groups for s in group))
+
+
+@cache
+def load_monitoring_rules() -> MonitoringRules:
+    text = resources.files("lowdose.knowledge").joinpath("data", "monitoring.toml")
+    return parse_monitoring_rules(tomllib.loads(text.read_text("utf-8")))
+
+
+def parse_monitoring_rules(data: dict[str, Any]) -> MonitoringRules:
+    side, sleep, step = data["side_effects"], data["sleep"], data["step_back"]
+    adherence, checkins, titration, nof1 = (data["adherence"], data["checkins"],
+                                            data["titration"], data["nof1"])
+    return MonitoringRules(
+        window=Window(int(data["window"]["lookback_days"]), int(data["window"]["recent_days"])),
+        onset=Onset(int(data["onset"]["days"]), _sources(data["onset"])),
+        analysis=AnalysisRules(
+            min_baseline_days=int(data["analysis"]["min_baseline_days"]),
+            min_treatment_days=int(data["analysis"]["min_treatment_days"]),
+            interval=float(data["analysis"]["interval"]),
+        ),
+        side_effects=SideEffectRules(
+            onset_window_days=int(side["onset_window_days"]),
+            expected_days=int(side["expected_days"]),
+            sources=_sources(side),
+            courses=tuple(_course(row) for row in side["course"]),
+            expected_reason=str(side["expected_reason"]),
+            persisting_reason=str(side["persisting_reason"]),
+            unlinked_reason=str(side["unlinked_reason"]),
+            severe_reason=str(side["severe_reason"]),
+            after_change=str(side["after_change"]),
+        ),
+        sleep=SleepRule(int(sleep["more_than_days"]), time.fromisoformat(sleep["morning_before"]),
+                        _sources(sleep), str(sleep["reason"])),
+        step_back=StepBackRule(
+            window_days=int(step["window_days"]), min_days=int(step["min_days"]),
+            side_effect_increase=float(step["side_effect_increase"]), sources=_sources(step),
+            reason=str(step["reason"]), side_effects_worse=str(step["side_effects_worse"]),
+            rating_worse=str(step["rating_worse"]),
+        ),
+        red_flags=tuple(_red_flag(row) for row in data["red_flags"]),
+        adherence=AdherenceRule(
+            window_days=int(adherence["window_days"]),
+            min_recorded_days=int(adherence["min_recorded_days"]),
+            attention_below=float(adherence["attention_below"]),
+            missed_streak_days=int(adherence["missed_streak_days"]),
+            sources=_sources(adherence), low_reason=str(adherence["low_reason"]),
+            streak_reason=str(adherence["streak_reason"]),
+        ),
+        checkins=CheckinRule(int(checkins["info_after_days"]),
+                             int(checkins["attention_after_days"]), _sources(checkins),
+                             str(checkins["reason"]), str(checkins["none_reason"])),
+        titration=TitrationRule(_sources(titration), str(titration["due_reason"]),
+                                str(titration["hold_reason"]), str(titration["today_reason"])),
+        nof1=NofOneDefaults(int(nof1["period_days"]), int(nof1["run_in_days"]),
+                            int(nof1["blocks"]), int(nof1["min_days_per_arm"]), _sources(nof1)),
+    )
+
+
+def _sources(table: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(s) for s in table.get("sources", ()))
+
+
+def _course(row: dict[str, Any]) -> SideEffectCourse:
+    category = row.get("category", "other")
+    if category not in ("sleep", "other"):
+        raise ValueError(f"side effect {row['name']}: unknown category {category!r}")
+    expected = row.get("expected_days")
+    return SideEffectCourse(
+        name=str(row["name"]), category=category,
+        aliases=tuple(str(a) for a in row.get("aliases", ())),
+        expected_days=None if expected is None else int(expected),
+        sources=_sources(row),
+    )
+
+
+def _red_flag(row: dict[str, Any]) -> RedFlag:
+    return RedFlag(
+        code=str(row["code"]), signs=tuple(str(s) for s in row["signs"]),
+        min_signs=int(row["min_signs"]), reason=str(row["reason"]), sources=_sources(row),
+        strong_signs=tuple(str(s) for s in row.get("strong_signs", ())),
+    )
