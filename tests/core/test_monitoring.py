@@ -1,0 +1,322 @@
+"""Monitoring flags from a diary, one table per rule (clinical-facts §1c, §4; monitoring.toml)."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, time, timedelta
+from importlib import resources
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lowdose.core.diary import CheckIn, PlannedDose, SideEffect
+from lowdose.core.instruments import score
+from lowdose.core.monitoring import monitor
+from lowdose.errors import InputError
+from lowdose.knowledge.instruments import load_instruments
+from lowdose.knowledge.monitoring import LEVELS, load_monitoring_rules
+
+RULES = load_monitoring_rules()
+INSTRUMENTS = load_instruments()
+TODAY = date(2025, 6, 30)
+BEDTIME, MORNING = time(22, 0), time(8, 0)
+
+
+def day(offset: int) -> date:
+    """`offset` days before today (0 = today)."""
+    return TODAY - timedelta(days=offset)
+
+
+def diary(days: int, *, dose: float = 1.5, taken: bool = True, at: time = BEDTIME,
+          effects: dict[int, list[tuple[str, int]]] | None = None,
+          ratings: dict[int, dict[str, float]] | None = None,
+          doses: dict[int, float] | None = None) -> list[CheckIn]:
+    """Daily check-ins for the last `days` days, up to today; dicts are keyed by offset."""
+    effects, ratings, doses = effects or {}, ratings or {}, doses or {}
+    return [CheckIn(day(i), dose_taken=taken, dose_mg=doses.get(i, dose), dose_time=at,
+                    ratings=ratings.get(i, {}),
+                    side_effects=tuple(SideEffect(n, s) for n, s in effects.get(i, [])))
+            for i in range(days - 1, -1, -1)]
+
+
+def codes(flags) -> list[str]:
+    return [f.code for f in flags]
+
+
+def run(checkins, **kwargs):
+    return monitor(checkins, today=TODAY, rules=RULES, instruments=INSTRUMENTS, **kwargs)
+
+
+# ------------------------------------------------------------------------------ red flags
+
+
+@pytest.mark.parametrize(("effects", "code"), [
+    ([("yellow skin", 1)], "red-flag-hepatitis"),
+    ([("Dark urine", 2)], "red-flag-hepatitis"),
+    ([("jaundice (yellow eyes)", 2)], "red-flag-hepatitis"),
+    ([("sweating", 2), ("goosebumps", 1), ("vomiting", 2)], "red-flag-opioid-withdrawal"),
+    ([("opioid withdrawal", 1)], "red-flag-opioid-withdrawal"),
+    ([("hives", 2)], "red-flag-allergic-reaction"),
+    ([("swollen tongue", 3)], "red-flag-allergic-reaction"),
+    ([("suicidal thoughts", 1)], "red-flag-suicidal-thoughts"),
+    ([("thoughts of self-harm", 2)], "red-flag-suicidal-thoughts"),
+    ([("severe pain needing opioids", 3)], "red-flag-opioid-needed"),
+])
+def test_red_flag_signs_are_urgent(effects, code):
+    flags = run(diary(10, effects={1: effects}))
+    assert flags[0].code == code and flags[0].level == "urgent"
+    assert flags[0].day == day(1) and "naltrexone-label" in flags[0].sources
+
+
+@pytest.mark.parametrize("effects", [
+    [("diarrhoea", 2)],  # a common mild LDN effect on its own, not withdrawal
+    [("diarrhoea", 2), ("restlessness", 1)],  # two signs: below the three needed
+    [("yellow skin", 0)],  # severity 0 records an absence
+    [("vivid dreams", 1)],
+])
+def test_common_effects_alone_are_not_red_flags(effects):
+    assert not any(f.level == "urgent" for f in run(diary(10, effects={1: effects})))
+
+
+def test_a_red_flag_from_weeks_ago_is_no_longer_urgent():
+    assert not any(f.level == "urgent" for f in run(diary(20, effects={10: [("hives", 2)]})))
+
+
+def test_hepatitis_flag_tells_to_stop_and_contact_clinician():
+    flag = run(diary(5, effects={0: [("dark urine", 2), ("yellow skin", 1)]}))[0]
+    assert flag.reason.startswith("Dark urine and yellow skin can be a sign of liver")
+    assert "Stop taking LDN" in flag.reason
+
+
+# --------------------------------------------------------------------------- side effects
+
+
+def test_a_side_effect_soon_after_a_step_up_is_an_expected_start_up_effect():
+    checkins = diary(9, doses={i: 3.0 for i in range(6)},
+                     effects={i: [("nausea", 1)] for i in range(4)})
+    flag = next(f for f in run(checkins) if f.code == "side-effect-expected")
+    assert flag.level == "info"
+    assert f"2 days after the change to 3 mg on {day(5).isoformat()}" in flag.reason
+    assert "polo-2019" in flag.sources
+
+
+@pytest.mark.parametrize(("days", "expected"), [
+    (14, "side-effect-expected"),
+    (15, "side-effect-persisting"),
+])
+def test_a_side_effect_lasting_longer_than_its_course_is_persisting(days, expected):
+    checkins = diary(days + 2, doses={i: 3.0 for i in range(days + 1)},
+                     effects={i: [("headache", 1)] for i in range(days)})
+    flag = next(f for f in run(checkins) if f.code.startswith("side-effect"))
+    assert flag.code == expected
+    assert flag.level == ("attention" if expected.endswith("persisting") else "info")
+
+
+def test_a_check_in_without_the_effect_ends_it_but_a_missing_day_does_not():
+    checkins = diary(18, doses={i: 3.0 for i in range(17)},
+                     effects={i: [("headache", 1)] for i in range(16)})
+    # no check-in at all on one day in the middle: the headache run carries on
+    gapped = [c for c in checkins if c.day != day(8)]
+    assert "side-effect-persisting" in codes(run(gapped))
+    # a check-in on that day without the headache: the run restarts after it
+    cleared = [CheckIn(c.day, True, c.dose_mg, c.dose_time) if c.day == day(8) else c
+               for c in checkins]
+    assert "side-effect-persisting" not in codes(run(cleared))
+
+
+def test_a_severe_side_effect_needs_attention():
+    flags = run(diary(5, effects={0: [("headache", 3)]}))
+    assert "side-effect-severe" in codes(flags)
+    assert next(f for f in flags if f.code == "side-effect-severe").level == "attention"
+
+
+def test_an_effect_not_linked_to_a_dose_change_or_not_listed_is_noted():
+    unlisted = run(diary(5, doses={i: 3.0 for i in range(4)}, effects={0: [("itchy ears", 1)]}))
+    assert "side-effect-unlinked" in codes(unlisted)
+    late = run(diary(30, doses={i: 3.0 for i in range(28)}, effects={0: [("nausea", 1)]}))
+    assert "side-effect-unlinked" in codes(late)
+
+
+# ------------------------------------------------------------------------------------ sleep
+
+
+@pytest.mark.parametrize(("days", "at", "expected"), [
+    (8, BEDTIME, "sleep-suggest-morning"),  # more than 7 days in the evening
+    (7, BEDTIME, None),  # not yet more than 5–7 days
+    (8, MORNING, "side-effect-persisting"),  # already in the morning: no morning advice
+])
+def test_sleep_disturbed_more_than_7_days_suggests_morning_dosing(days, at, expected):
+    checkins = diary(days + 3, at=at, doses={i: 3.0 for i in range(days + 2)},
+                     effects={i: [("vivid dreams", 1)] for i in range(days)})
+    flags = run(checkins)
+    assert ("sleep-suggest-morning" in codes(flags)) is (expected == "sleep-suggest-morning")
+    if expected:
+        flag = next(f for f in flags if f.code == expected)
+        assert flag.level == "attention" and flag.day == TODAY
+    if expected == "sleep-suggest-morning":
+        assert flag.sources == ("ldnrt-morning-dosing",)
+        assert "morning" in flag.reason and f"for {days} days" in flag.reason
+
+
+def test_different_sleep_complaints_on_successive_days_count_as_one_stretch():
+    effects = {i: [("insomnia", 1)] if i % 2 else [("nightmares", 1)] for i in range(9)}
+    flags = run(diary(12, doses={i: 3.0 for i in range(11)}, effects=effects))
+    assert "sleep-suggest-morning" in codes(flags)
+
+
+# --------------------------------------------------------------------------------- step back
+
+
+def step_up(after_effects=None, after_ratings=None, before_ratings=None, later_dose=None,
+            effect_days=7):
+    """1.5 mg up to 8 days ago, 3 mg from 7 days ago (offset 6) onwards."""
+    doses = {i: 3.0 for i in range(7)}
+    if later_dose is not None:
+        doses[0] = later_dose
+    ratings = {i: dict(before_ratings or {}) for i in range(7, 14)}
+    ratings |= {i: dict(after_ratings or {}) for i in range(7)}
+    effects = {i: list(after_effects or []) for i in range(effect_days)}
+    return diary(14, doses=doses, effects=effects, ratings=ratings)
+
+
+@pytest.mark.parametrize(("kwargs", "flagged"), [
+    ({"after_effects": [("headache", 1)]}, True),
+    ({"after_effects": [("bloating", 1)], "effect_days": 5}, False),  # 5/7 < 1 a day more
+    ({"before_ratings": {"pain": 5}, "after_ratings": {"pain": 7}}, True),  # 2 points = MID
+    ({"before_ratings": {"pain": 5}, "after_ratings": {"pain": 6}}, False),
+    ({"before_ratings": {"sleep": 7}, "after_ratings": {"sleep": 4}}, True),  # higher is better
+    ({"before_ratings": {"sleep": 4}, "after_ratings": {"sleep": 7}}, False),
+    ({"after_effects": [("headache", 1), ("nausea", 1)], "later_dose": 1.5}, False),
+])
+def test_worse_after_a_step_up_suggests_stepping_back(kwargs, flagged):
+    flags = run(step_up(**kwargs))
+    assert ("worse-after-step-up" in codes(flags)) is flagged
+    if flagged:
+        flag = next(f for f in flags if f.code == "worse-after-step-up")
+        assert flag.level == "attention"
+        assert "previous dose (1.5 mg)" in flag.reason and "3 mg" in flag.reason
+        assert "ldnrt-pharmacist-titration" in flag.sources
+
+
+# ------------------------------------------------------------------ adherence and check-ins
+
+
+def with_missed(missed_offsets, days=14):
+    return [CheckIn(c.day, c.day not in {day(i) for i in missed_offsets}, c.dose_mg, c.dose_time)
+            for c in diary(days)]
+
+
+@pytest.mark.parametrize(("missed", "low", "streak"), [
+    ([], False, False),
+    ([1, 5], False, False),  # 12 of 14 = 86 %
+    ([1, 4, 7], True, False),  # 11 of 14 = 79 %
+    ([1, 4, 7, 10], True, False),
+    ([1, 2, 3], True, True),  # three days in a row (and 11 of 14)
+    ([1, 2], False, False),
+    ([0, 1, 2, 3, 8], True, True),
+])
+def test_adherence_below_80_percent_and_missed_streaks_need_attention(missed, low, streak):
+    flags = run(with_missed(missed))
+    assert ("adherence-low" in codes(flags)) is low
+    assert ("missed-doses" in codes(flags)) is streak
+    for flag in flags:
+        if flag.code in ("adherence-low", "missed-doses"):
+            assert flag.level == "attention" and flag.sources == ()
+
+
+def test_adherence_counts_only_recorded_days_and_needs_a_week_of_them():
+    checkins = [c for c in with_missed([1, 2]) if c.day >= day(5)]  # 6 recorded days
+    assert "adherence-low" not in codes(run(checkins))
+
+
+@pytest.mark.parametrize(("last", "level"), [
+    (0, None), (2, None), (3, "info"), (6, "info"), (7, "attention"), (20, "attention"),
+])
+def test_an_overdue_check_in_is_flagged_by_how_long_it_is_missing(last, level):
+    checkins = [c for c in diary(30) if c.day <= day(last)]
+    overdue = [f for f in run(checkins) if f.code == "checkin-overdue"]
+    assert [f.level for f in overdue] == ([level] if level else [])
+
+
+def test_no_check_in_at_all_needs_attention():
+    flags = run([])
+    assert [(f.code, f.level) for f in flags] == [("checkin-overdue", "attention")]
+
+
+# ---------------------------------------------------------------------------- titration
+
+
+PLAN = (PlannedDose(day(20), 1.5), PlannedDose(day(6), 3.0), PlannedDose(TODAY + timedelta(7),
+                                                                          4.5))
+
+
+@pytest.mark.parametrize(("recorded", "due"), [(1.5, True), (3.0, False), (4.5, False)])
+def test_a_titration_step_is_due_when_the_recorded_dose_is_below_the_plan(recorded, due):
+    flags = run(diary(10, dose=recorded), plan=PLAN)
+    assert ("titration-step-due" in codes(flags)) is due
+    if due:
+        flag = next(f for f in flags if f.code == "titration-step-due")
+        assert flag.level == "info" and "3 mg" in flag.reason and "1.5 mg" in flag.reason
+
+
+def test_a_step_due_with_ongoing_side_effects_says_ask_before_increasing():
+    flags = run(diary(10, effects={0: [("headache", 1)]}), plan=PLAN)
+    flag = next(f for f in flags if f.code == "titration-step-due")
+    assert "ask your clinician before increasing" in flag.reason
+
+
+def test_no_step_up_is_suggested_while_worse_after_the_last_one():
+    plan = (PlannedDose(day(13), 1.5), PlannedDose(day(6), 3.0), PlannedDose(day(0), 4.5))
+    flags = run(step_up(after_effects=[("headache", 2)]), plan=plan)
+    assert "worse-after-step-up" in codes(flags)
+    assert "titration-step-due" not in codes(flags)
+
+
+def test_a_step_starting_today_is_announced_without_a_recorded_dose():
+    plan = (PlannedDose(day(7), 1.5), PlannedDose(TODAY, 3.0))
+    checkins = [CheckIn(c.day, c.dose_taken) for c in diary(7)]
+    flag = next(f for f in run(checkins, plan=plan) if f.code == "titration-step-due")
+    assert "starts today" in flag.reason
+
+
+# ----------------------------------------------------------------------------- all flags
+
+
+def test_questionnaire_flags_join_the_diary_flags():
+    phq = score(INSTRUMENTS["phq9"], {str(i): 0 for i in range(1, 9)} | {"9": 1}, day(1))
+    old = score(INSTRUMENTS["phq9"], {str(i): 0 for i in range(1, 9)} | {"9": 1}, day(30))
+    assert codes(run(diary(3), scores=[phq])) == ["phq9-self-harm-thoughts"]
+    assert codes(run(diary(3), scores=[old])) == []
+
+
+def test_flags_come_most_severe_first_with_level_reason_sources_and_date():
+    checkins = diary(12, doses={i: 3.0 for i in range(11)},
+                     effects={i: [("vivid dreams", 1)] for i in range(9)} | {
+                         0: [("vivid dreams", 1), ("hives", 2), ("itchy ears", 1)]})
+    flags = run(checkins, plan=PLAN)
+    assert [f.level for f in flags] == sorted((f.level for f in flags), key=LEVELS.index)
+    text = resources.files("lowdose.knowledge").joinpath("data", "sources.toml")
+    known = set(tomllib.loads(text.read_text("utf-8"))["sources"])
+    for flag in flags:
+        assert flag.reason and set(flag.sources) <= known
+        assert set(flag.to_dict()) == {"code", "level", "reason", "sources", "date"}
+    assert {"red-flag-allergic-reaction", "sleep-suggest-morning",
+            "side-effect-unlinked"} <= set(codes(flags))
+
+
+def test_two_check_ins_for_one_day_are_refused():
+    checkins = [*diary(3), CheckIn(TODAY, True)]
+    with pytest.raises(InputError) as error:
+        run(checkins)
+    assert error.value.field == "checkins.3.date"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(45, 400), st.sampled_from(["hives", "nausea", ""])),
+                max_size=20, unique_by=lambda t: t[0]))
+def test_check_ins_older_than_the_window_do_not_change_the_flags(old):
+    recent = diary(20, effects={3: [("nausea", 2)], 0: [("headache", 1)]})
+    older = [CheckIn(day(i), False, 1.5, BEDTIME,
+                     side_effects=(SideEffect(name, 3),) if name else ()) for i, name in old]
+    assert run(older + recent) == run(recent)
