@@ -163,6 +163,7 @@ def _show(data: dict[str, Any]) -> None:
                      if m["effect"]), 0.9)
     render.table(["measure", "baseline", "treatment", f"change ({coverage:.0%} interval)",
                   "P(≥ MID)", "days used"], rows)
-    render.notes([m["summary"] for m in data["measures"]], title="What it means")
+    render.notes([*(m["summary"] for m in data["measures"]), data["caveat"]],
+                 title="What it means")
     render.sources(s for m in data["measures"] for s in m["sources"])
     render.reminder()
