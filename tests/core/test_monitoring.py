@@ -14,10 +14,12 @@ from lowdose.core.diary import CheckIn, PlannedDose, SideEffect
 from lowdose.core.instruments import score
 from lowdose.core.monitoring import monitor
 from lowdose.errors import InputError
+from lowdose.knowledge.evidence import load_side_effects
 from lowdose.knowledge.instruments import load_instruments
 from lowdose.knowledge.monitoring import LEVELS, load_monitoring_rules
 
 RULES = load_monitoring_rules()
+COURSE = load_side_effects()
 INSTRUMENTS = load_instruments()
 TODAY = date(2025, 6, 30)
 BEDTIME, MORNING = time(22, 0), time(8, 0)
@@ -45,7 +47,8 @@ def codes(flags) -> list[str]:
 
 
 def run(checkins, **kwargs):
-    return monitor(checkins, today=TODAY, rules=RULES, instruments=INSTRUMENTS, **kwargs)
+    return monitor(checkins, today=TODAY, rules=RULES, course=COURSE, instruments=INSTRUMENTS,
+                   **kwargs)
 
 
 # ------------------------------------------------------------------------------ red flags
@@ -55,13 +58,15 @@ def run(checkins, **kwargs):
     ([("yellow skin", 1)], "red-flag-hepatitis"),
     ([("Dark urine", 2)], "red-flag-hepatitis"),
     ([("jaundice (yellow eyes)", 2)], "red-flag-hepatitis"),
-    ([("sweating", 2), ("goosebumps", 1), ("vomiting", 2)], "red-flag-opioid-withdrawal"),
+    ([("goosebumps", 1)], "red-flag-opioid-withdrawal"),
     ([("opioid withdrawal", 1)], "red-flag-opioid-withdrawal"),
+    # three different withdrawal signs on one day, none a trigger on its own
+    ([("sweating", 2), ("vomiting", 2), ("diarrhoea", 2)], "red-flag-opioid-withdrawal"),
     ([("hives", 2)], "red-flag-allergic-reaction"),
     ([("swollen tongue", 3)], "red-flag-allergic-reaction"),
     ([("suicidal thoughts", 1)], "red-flag-suicidal-thoughts"),
     ([("thoughts of self-harm", 2)], "red-flag-suicidal-thoughts"),
-    ([("severe pain needing opioids", 3)], "red-flag-opioid-needed"),
+    ([("severe pain needing opioids", 3)], "red-flag-severe-pain-needing-opioids"),
 ])
 def test_red_flag_signs_are_urgent(effects, code):
     flags = run(diary(10, effects={1: effects}))
@@ -85,8 +90,8 @@ def test_a_red_flag_from_weeks_ago_is_no_longer_urgent():
 
 def test_hepatitis_flag_tells_to_stop_and_contact_clinician():
     flag = run(diary(5, effects={0: [("dark urine", 2), ("yellow skin", 1)]}))[0]
-    assert flag.reason.startswith("Dark urine and yellow skin can be a sign of liver")
-    assert "Stop taking LDN" in flag.reason
+    assert flag.reason.startswith("Signs of liver inflammation (dark urine and yellow skin): ")
+    assert "Stop LDN" in flag.reason
 
 
 # --------------------------------------------------------------------------- side effects
@@ -303,6 +308,23 @@ def test_flags_come_most_severe_first_with_level_reason_sources_and_date():
         assert set(flag.to_dict()) == {"code", "level", "reason", "sources", "date"}
     assert {"red-flag-allergic-reaction", "sleep-suggest-morning",
             "side-effect-unlinked"} <= set(codes(flags))
+
+
+def test_every_sleep_effect_and_the_withdrawal_cluster_name_entries_of_side_effects_toml():
+    ids = {effect.id for effect in COURSE.side_effects}
+    assert set(RULES.side_effects.sleep_effects) <= ids
+    assert RULES.red_flags.withdrawal_cluster.red_flag in {red.id for red in COURSE.red_flags}
+
+
+@pytest.mark.parametrize(("effect", "field"), [
+    (SideEffect(" ", 1), "checkins.2.side_effects.0.name"),
+    (SideEffect("nausea", 4), "checkins.2.side_effects.0.severity"),
+])
+def test_a_blank_or_out_of_range_side_effect_is_refused(effect, field):
+    checkins = [*diary(2), CheckIn(TODAY + timedelta(1), True, side_effects=(effect,))]
+    with pytest.raises(InputError) as error:
+        run(checkins)
+    assert error.value.field == field
 
 
 def test_two_check_ins_for_one_day_are_refused():

@@ -13,7 +13,6 @@ scores, and returns flags, most severe first:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -23,10 +22,15 @@ from lowdose.core.diary import CheckIn, PlannedDose, SideEffect
 from lowdose.core.flags import Flag, most_severe_first
 from lowdose.core.instruments import Score
 from lowdose.errors import InputError
+from lowdose.knowledge.evidence import (
+    SideEffectCourse,
+    mentions,
+    normalise,
+    red_flags_for,
+    side_effect_for,
+)
 from lowdose.knowledge.instruments import Instrument
-from lowdose.knowledge.monitoring import Level, MonitoringRules, SideEffectCourse
-
-_NOT_WORD = re.compile(r"[^0-9a-z]+")
+from lowdose.knowledge.monitoring import Level, MonitoringRules
 
 
 def monitor(
@@ -34,20 +38,22 @@ def monitor(
     *,
     today: date,
     rules: MonitoringRules,
+    course: SideEffectCourse,
     plan: Sequence[PlannedDose] = (),
     instruments: Mapping[str, Instrument] | None = None,
     scores: Sequence[Score] = (),
 ) -> list[Flag]:
-    """Every flag for one patient on `today`, most severe first."""
-    _check_unique_days(checkins)
+    """Every flag for one patient on `today`, most severe first. `course` is the side-effect
+    course of side_effects.toml: which effects LDN is known for and the red flags."""
+    _check(checkins)
     since = today - timedelta(days=rules.window.lookback_days - 1)
     recent = sorted((c for c in checkins if since <= c.day <= today), key=lambda c: c.day)
     changes = dose_changes(recent, plan, today)
     step_back = _step_back(recent, changes, instruments or {}, rules)
     flags = [
-        *_red_flags(recent, today, rules),
-        *_side_effects(recent, changes, rules),
-        *_sleep(recent, rules),
+        *_red_flags(recent, today, rules, course),
+        *_side_effects(recent, changes, rules, course),
+        *_sleep(recent, rules, course),
         *step_back,
         *_adherence(recent, plan, today, rules),
         *_overdue(checkins, today, rules),
@@ -57,33 +63,27 @@ def monitor(
     return most_severe_first(flags)
 
 
-def _check_unique_days(checkins: Sequence[CheckIn]) -> None:
+def _check(checkins: Sequence[CheckIn]) -> None:
     seen: set[date] = set()
     for i, checkin in enumerate(checkins):
         if checkin.day in seen:
             raise InputError(f"checkins.{i}.date",
                              f"a second check-in for {checkin.day.isoformat()}")
         seen.add(checkin.day)
+        for j, effect in enumerate(checkin.side_effects):
+            if not effect.name.strip():
+                raise InputError(f"checkins.{i}.side_effects.{j}.name", "is empty")
+            if effect.severity not in (0, 1, 2, 3):
+                raise InputError(f"checkins.{i}.side_effects.{j}.severity",
+                                 "must be 0 (none) to 3 (severe)")
 
 
 # ---------------------------------------------------------------------------- names and doses
 
 
-def normalize(text: str) -> str:
-    return _NOT_WORD.sub(" ", text.casefold()).strip()
-
-
-def mentions(name: str, phrase: str) -> bool:
-    """Whether `phrase` is in `name` as whole words ("yellow skin and eyes" ⊃ "yellow skin")."""
-    return f" {normalize(phrase)} " in f" {normalize(name)} "
-
-
-def course_for(name: str, rules: MonitoringRules) -> SideEffectCourse | None:
-    """The known side effect a recorded name refers to, if any."""
-    for course in rules.side_effects.courses:
-        if any(mentions(name, phrase) for phrase in (course.name, *course.aliases)):
-            return course
-    return None
+def _is_sleep(name: str, rules: MonitoringRules, course: SideEffectCourse) -> bool:
+    effect = side_effect_for(name, course)
+    return effect is not None and effect.id in rules.side_effects.sleep_effects
 
 
 @dataclass(frozen=True)
@@ -115,19 +115,30 @@ def dose_changes(recent: Sequence[CheckIn], plan: Sequence[PlannedDose],
 # -------------------------------------------------------------------------------- red flags
 
 
-def _red_flags(recent: Sequence[CheckIn], today: date, rules: MonitoringRules) -> list[Flag]:
+def _red_flags(recent: Sequence[CheckIn], today: date, rules: MonitoringRules,
+               course: SideEffectCourse) -> list[Flag]:
+    by_id = {red.id: red for red in course.red_flags}
+    cluster = rules.red_flags.withdrawal_cluster
     newest: dict[str, Flag] = {}
     for checkin in recent:
         if (today - checkin.day).days >= rules.window.recent_days:
             continue
         names = [e.name for e in checkin.present_effects()]
-        for red in rules.red_flags:
-            hits = [n for n in names if any(mentions(n, s) for s in red.signs)]
-            signs = {s for s in red.signs if any(mentions(n, s) for n in names)}
-            strong = any(mentions(n, s) for n in names for s in red.strong_signs)
-            if hits and (strong or len(signs) >= red.min_signs):
-                reason = _sentence(red.reason.format(signs=_join(hits)))
-                newest[red.code] = Flag(red.code, "urgent", reason, red.sources, checkin.day)
+        entries: dict[str, list[str]] = {}
+        for name in names:
+            for red in red_flags_for(name, course):
+                entries.setdefault(red.id, []).append(name)
+        signs = [n for n in names if any(mentions(n, s) for s in cluster.signs)]
+        clustered = len({s for s in cluster.signs if any(mentions(n, s) for n in names)})
+        if clustered >= cluster.min_signs:
+            entries.setdefault(cluster.red_flag, []).extend(signs)
+        for red_id, found in entries.items():
+            red = by_id[red_id]
+            reason = rules.red_flags.reason.format(name=red.name, entries=_join(found),
+                                                   action=red.action)
+            sources = tuple(dict.fromkeys((*red.sources, *(
+                cluster.sources if red_id == cluster.red_flag else ()))))
+            newest[red_id] = Flag(f"red-flag-{red_id}", "urgent", reason, sources, checkin.day)
     return list(newest.values())
 
 
@@ -153,7 +164,7 @@ def ongoing_effects(recent: Sequence[CheckIn]) -> list[_Run]:
     without the effect ends its run; a day without any check-in does not (nothing known)."""
     runs: dict[str, _Run] = {}
     for checkin in recent:
-        present: dict[str, SideEffect] = {normalize(e.name): e for e in checkin.present_effects()}
+        present: dict[str, SideEffect] = {normalise(e.name): e for e in checkin.present_effects()}
         runs = {key: run for key, run in runs.items() if key in present}
         for key, effect in present.items():
             first = runs[key].first if key in runs else checkin.day
@@ -162,14 +173,15 @@ def ongoing_effects(recent: Sequence[CheckIn]) -> list[_Run]:
 
 
 def _side_effects(recent: Sequence[CheckIn], changes: Sequence[DoseChange],
-                  rules: MonitoringRules) -> list[Flag]:
+                  rules: MonitoringRules, course: SideEffectCourse) -> list[Flag]:
     side = rules.side_effects
     evening = _doses_in_evening(recent, rules)
     flags = []
     for run in ongoing_effects(recent):
-        course = course_for(run.name, rules)
-        sources = course.sources if course else side.sources
-        expected = (course.expected_days if course else None) or side.expected_days
+        known = side_effect_for(run.name, course)
+        sleep = known is not None and known.id in side.sleep_effects
+        sources = known.sources if known else side.sources
+        expected = rules.sleep.more_than_days if sleep else side.expected_days
         change = _change_before(run.first, changes, side.onset_window_days)
         after = "" if change is None else side.after_change.format(
             days_after=(run.first - change.day).days, dose=f"{change.dose_mg:g}",
@@ -180,12 +192,12 @@ def _side_effects(recent: Sequence[CheckIn], changes: Sequence[DoseChange],
             flags.append(Flag("side-effect-severe", "attention",
                               side.severe_reason.format(**fields, day=run.last.isoformat()),
                               sources, run.last))
-        if course is None or change is None:
+        if known is None or change is None:
             flags.append(Flag("side-effect-unlinked", "info",
                               side.unlinked_reason.format(**fields), sources, run.last))
         elif run.days > expected:
             # Evening sleep trouble gets the more specific morning-dosing suggestion instead.
-            if not (course.category == "sleep" and evening):
+            if not (sleep and evening):
                 flags.append(Flag("side-effect-persisting", "attention",
                                   side.persisting_reason.format(**fields), sources, run.last))
         else:
@@ -206,13 +218,13 @@ def _doses_in_evening(recent: Sequence[CheckIn], rules: MonitoringRules) -> bool
     return not times or times[-1] >= rules.sleep.morning_before
 
 
-def _sleep(recent: Sequence[CheckIn], rules: MonitoringRules) -> list[Flag]:
-    sleep_runs = [r for r in ongoing_effects(recent)
-                  if (course := course_for(r.name, rules)) and course.category == "sleep"]
+def _sleep(recent: Sequence[CheckIn], rules: MonitoringRules,
+           course: SideEffectCourse) -> list[Flag]:
+    sleep_runs = [r for r in ongoing_effects(recent) if _is_sleep(r.name, rules, course)]
     if not sleep_runs or not _doses_in_evening(recent, rules):
         return []
     # Different sleep complaints on successive days still make one disturbed stretch.
-    first = _sleep_stretch_start(recent, rules)
+    first = _sleep_stretch_start(recent, rules, course)
     last = recent[-1].day
     days = (last - first).days + 1
     if days <= rules.sleep.more_than_days:
@@ -222,11 +234,11 @@ def _sleep(recent: Sequence[CheckIn], rules: MonitoringRules) -> list[Flag]:
                  rules.sleep.reason.format(names=names, days=days), rules.sleep.sources, last)]
 
 
-def _sleep_stretch_start(recent: Sequence[CheckIn], rules: MonitoringRules) -> date:
+def _sleep_stretch_start(recent: Sequence[CheckIn], rules: MonitoringRules,
+                         course: SideEffectCourse) -> date:
     first = recent[-1].day
     for checkin in reversed(recent):
-        courses = [course_for(e.name, rules) for e in checkin.present_effects()]
-        if not any(c is not None and c.category == "sleep" for c in courses):
+        if not any(_is_sleep(e.name, rules, course) for e in checkin.present_effects()):
             break
         first = checkin.day
     return first

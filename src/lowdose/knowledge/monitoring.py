@@ -35,22 +35,11 @@ class AnalysisRules:
 
 
 @dataclass(frozen=True)
-class SideEffectCourse:
-    """A known LDN side effect: its names, and how long it usually lasts (None: the default)."""
-
-    name: str
-    category: Literal["sleep", "other"]
-    aliases: tuple[str, ...]
-    expected_days: int | None
-    sources: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class SideEffectRules:
     onset_window_days: int
     expected_days: int
+    sleep_effects: tuple[str, ...]  # side_effects.toml ids that disturb sleep
     sources: tuple[str, ...]
-    courses: tuple[SideEffectCourse, ...]
     expected_reason: str
     persisting_reason: str
     unlinked_reason: str
@@ -78,13 +67,19 @@ class StepBackRule:
 
 
 @dataclass(frozen=True)
-class RedFlag:
-    code: str
+class WithdrawalCluster:
+    """Several different withdrawal signs on one day raise the `red_flag` of side_effects.toml."""
+
+    red_flag: str
     signs: tuple[str, ...]
     min_signs: int
-    reason: str
     sources: tuple[str, ...]
-    strong_signs: tuple[str, ...] = ()  # any one of these is enough on its own
+
+
+@dataclass(frozen=True)
+class RedFlagRules:
+    reason: str  # template: {name}, {entries}, {action} from side_effects.toml
+    withdrawal_cluster: WithdrawalCluster
 
 
 @dataclass(frozen=True)
@@ -132,7 +127,7 @@ class MonitoringRules:
     side_effects: SideEffectRules
     sleep: SleepRule
     step_back: StepBackRule
-    red_flags: tuple[RedFlag, ...]
+    red_flags: RedFlagRules
     adherence: AdherenceRule
     checkins: CheckinRule
     titration: TitrationRule
@@ -140,9 +135,8 @@ class MonitoringRules:
 
     def cited(self) -> tuple[str, ...]:
         """Every source id the rules cite, first mention first."""
-        groups = [self.onset.sources, self.side_effects.sources,
-                  *(c.sources for c in self.side_effects.courses), self.sleep.sources,
-                  self.step_back.sources, *(r.sources for r in self.red_flags),
+        groups = [self.onset.sources, self.side_effects.sources, self.sleep.sources,
+                  self.step_back.sources, self.red_flags.withdrawal_cluster.sources,
                   self.adherence.sources, self.checkins.sources, self.titration.sources,
                   self.nof1.sources]
         return tuple(dict.fromkeys(s for group in groups for s in group))
@@ -156,6 +150,8 @@ def load_monitoring_rules() -> MonitoringRules:
 
 def parse_monitoring_rules(data: dict[str, Any]) -> MonitoringRules:
     side, sleep, step = data["side_effects"], data["sleep"], data["step_back"]
+    red = data["red_flags"]
+    cluster = red["withdrawal_cluster"]
     adherence, checkins, titration, nof1 = (data["adherence"], data["checkins"],
                                             data["titration"], data["nof1"])
     return MonitoringRules(
@@ -169,8 +165,8 @@ def parse_monitoring_rules(data: dict[str, Any]) -> MonitoringRules:
         side_effects=SideEffectRules(
             onset_window_days=int(side["onset_window_days"]),
             expected_days=int(side["expected_days"]),
+            sleep_effects=tuple(str(s) for s in side["sleep_effects"]),
             sources=_sources(side),
-            courses=tuple(_course(row) for row in side["course"]),
             expected_reason=str(side["expected_reason"]),
             persisting_reason=str(side["persisting_reason"]),
             unlinked_reason=str(side["unlinked_reason"]),
@@ -185,7 +181,9 @@ def parse_monitoring_rules(data: dict[str, Any]) -> MonitoringRules:
             reason=str(step["reason"]), side_effects_worse=str(step["side_effects_worse"]),
             rating_worse=str(step["rating_worse"]),
         ),
-        red_flags=tuple(_red_flag(row) for row in data["red_flags"]),
+        red_flags=RedFlagRules(str(red["reason"]), WithdrawalCluster(
+            red_flag=str(cluster["red_flag"]), signs=tuple(str(s) for s in cluster["signs"]),
+            min_signs=int(cluster["min_signs"]), sources=_sources(cluster))),
         adherence=AdherenceRule(
             window_days=int(adherence["window_days"]),
             min_recorded_days=int(adherence["min_recorded_days"]),
@@ -206,24 +204,3 @@ def parse_monitoring_rules(data: dict[str, Any]) -> MonitoringRules:
 
 def _sources(table: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(s) for s in table.get("sources", ()))
-
-
-def _course(row: dict[str, Any]) -> SideEffectCourse:
-    category = row.get("category", "other")
-    if category not in ("sleep", "other"):
-        raise ValueError(f"side effect {row['name']}: unknown category {category!r}")
-    expected = row.get("expected_days")
-    return SideEffectCourse(
-        name=str(row["name"]), category=category,
-        aliases=tuple(str(a) for a in row.get("aliases", ())),
-        expected_days=None if expected is None else int(expected),
-        sources=_sources(row),
-    )
-
-
-def _red_flag(row: dict[str, Any]) -> RedFlag:
-    return RedFlag(
-        code=str(row["code"]), signs=tuple(str(s) for s in row["signs"]),
-        min_signs=int(row["min_signs"]), reason=str(row["reason"]), sources=_sources(row),
-        strong_signs=tuple(str(s) for s in row.get("strong_signs", ())),
-    )
