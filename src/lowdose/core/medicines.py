@@ -1,0 +1,548 @@
+"""Recognise a medicine in free text: names, brands, combinations, strengths, route, misspellings.
+
+`recognize(text, rxnorm, vocabulary)` reads one medication entry as people write it
+("Norco 5/325 mg every 6 h as needed", "oxycodon", "Butrans 10 mcg/h patch") and reports what
+it is with how sure the reading is. Exact names always win over corrected spellings; when a
+misspelt word is close to names of different classes the result is `ambiguous`, never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from lowdose.errors import InputError
+from lowdose.knowledge.medicines import (
+    Concept,
+    MedicineVocabulary,
+    RxNormProduct,
+    Tokens,
+    tokenize,
+)
+
+MATCHED, AMBIGUOUS, UNKNOWN = "matched", "ambiguous", "unknown"
+RXNORM, EXACT, FUZZY = "rxnorm", "exact", "fuzzy"
+_METHOD_RANK = {RXNORM: 0, EXACT: 1, FUZZY: 2}
+
+
+@dataclass(frozen=True)
+class Strength:
+    ingredient: str
+    value: float
+    unit: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ingredient": self.ingredient, "value": self.value, "unit": self.unit}
+
+
+@dataclass(frozen=True)
+class DailyAmount:
+    """Milligrams a day of one ingredient, as a range (low == high when exact)."""
+
+    ingredient: str
+    low_mg: float
+    high_mg: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ingredient": self.ingredient, "low_mg": round(self.low_mg, 3),
+                "high_mg": round(self.high_mg, 3)}
+
+
+@dataclass(frozen=True)
+class ConceptMatch:
+    """One vocabulary concept found in the entry, and how."""
+
+    concept: str
+    name: str
+    brand: str | None
+    cls: str
+    ingredients: tuple[str, ...]
+    method: str
+    confidence: float
+    words: str
+    sources: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"concept": self.concept, "name": self.name, "brand": self.brand,
+                "class": self.cls, "ingredients": list(self.ingredients),
+                "method": self.method, "confidence": round(self.confidence, 3),
+                "words": self.words, "sources": list(self.sources)}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One class the entry belongs to, the ingredients behind it and the brands naming it."""
+
+    cls: str
+    primary: tuple[str, ...]
+    brands: tuple[str, ...]
+
+    def label(self) -> str:
+        brands = f" ({', '.join(self.brands)})" if self.brands else ""
+        return f"{' / '.join(self.primary)}{brands}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"class": self.cls, "matched": self.label()}
+
+
+@dataclass(frozen=True)
+class Recognition:
+    text: str | None
+    rxnorm: str | None
+    status: str
+    matches: tuple[ConceptMatch, ...]
+    candidates: tuple[ConceptMatch, ...]  # the competing readings when ambiguous
+    readings: tuple[Reading, ...]  # most significant class first
+    ingredients: tuple[str, ...]
+    strengths: tuple[Strength, ...]
+    daily: tuple[DailyAmount, ...]
+    route: str | None
+    form: str | None
+    as_needed: bool
+    stopped: bool
+    stopped_on: date | None
+    ldn_cue: bool
+    sources: tuple[str, ...] = field(default=())
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(r.cls for r in self.readings)
+
+    @property
+    def cls(self) -> str | None:
+        return self.readings[0].cls if self.readings else None
+
+    @property
+    def primary(self) -> tuple[str, ...]:
+        """The ingredients that give the entry its most significant class."""
+        return self.readings[0].primary if self.readings else ()
+
+    @property
+    def method(self) -> str | None:
+        methods = [m.method for m in self.matches]
+        return max(methods, key=_METHOD_RANK.__getitem__) if methods else None
+
+    @property
+    def confidence(self) -> float:
+        if self.status != MATCHED:
+            return 0.0
+        return min(m.confidence for m in self.matches)
+
+    def label(self, cls: str | None = None) -> str:
+        """`hydrocodone (Norco)`: what gives the entry its class (the most significant one
+        unless `cls` is named), with the brand as written in the vocabulary."""
+        for reading in self.readings:
+            if cls is None or reading.cls == cls:
+                return reading.label()
+        return " or ".join(dict.fromkeys(c.name for c in self.candidates)) or "unknown"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text, "rxnorm": self.rxnorm, "status": self.status,
+            "matched": self.label() if self.status != UNKNOWN else None,
+            "class": self.cls, "readings": [r.to_dict() for r in self.readings],
+            "method": self.method,
+            "confidence": round(self.confidence, 3),
+            "concepts": [m.to_dict() for m in self.matches],
+            "candidates": [c.to_dict() for c in self.candidates],
+            "ingredients": list(self.ingredients),
+            "strengths": [s.to_dict() for s in self.strengths],
+            "daily_mg": [d.to_dict() for d in self.daily],
+            "route": self.route, "form": self.form, "as_needed": self.as_needed,
+            "stopped": self.stopped,
+            "stopped_on": self.stopped_on.isoformat() if self.stopped_on else None,
+        }
+
+
+def recognize(text: str | None, rxnorm: str | None,
+              vocabulary: MedicineVocabulary) -> Recognition:
+    """Read one medication entry; `text` and `rxnorm` may each be missing, not both."""
+    text = text.strip() if text else None
+    rxnorm = rxnorm.strip() if rxnorm else None
+    if not text and not rxnorm:
+        raise InputError("text", "give the medicine's name or its RxNorm code")
+    tokens = tokenize(text or "")
+    product = vocabulary.rxnorm.get(rxnorm) if rxnorm else None
+    found = _find_names(tokens, vocabulary)
+    matches = _concept_matches(found, vocabulary)
+    route, form = _dosage(tokens, vocabulary, product, matches)
+    if product is not None:
+        matches = [_product_match(product, vocabulary), *matches]
+    readings = _readings(matches, route, form, vocabulary)
+    primary = readings[0].primary if readings else ()
+    ingredients = tuple(dict.fromkeys(i for m in matches for i in m.ingredients))
+    status = AMBIGUOUS if found.ambiguous else MATCHED if matches else UNKNOWN
+    strengths = _strengths(text or "", found, matches, product, vocabulary)
+    stopped = _has_phrase(tokens, vocabulary.text.stopped)
+    return Recognition(
+        text=text, rxnorm=rxnorm, status=status, matches=tuple(matches),
+        candidates=tuple(found.ambiguous), readings=readings, ingredients=ingredients,
+        strengths=strengths,
+        daily=_daily(text or "", tokens, strengths, primary, vocabulary),
+        route=route, form=form,
+        as_needed=_has_phrase(tokens, vocabulary.text.as_needed),
+        stopped=stopped, stopped_on=_stop_date(text or "") if stopped else None,
+        ldn_cue=_has_phrase(tokens, vocabulary.text.ldn),
+        sources=tuple(dict.fromkeys(s for m in matches for s in m.sources)),
+    )
+
+
+# --- finding names -------------------------------------------------------------------------
+
+
+@dataclass
+class _Hit:
+    start: int
+    end: int
+    concept: str
+    method: str
+    confidence: float
+    words: str
+
+
+@dataclass
+class _Found:
+    hits: list[_Hit] = field(default_factory=list)
+    ambiguous: list[ConceptMatch] = field(default_factory=list)
+
+
+def _find_names(tokens: Tokens, vocabulary: MedicineVocabulary) -> _Found:
+    found = _Found()
+    consumed = [False] * len(tokens)
+    i = 0
+    while i < len(tokens):
+        span = _longest_name(tokens, i, vocabulary)
+        if span is None:
+            i += 1
+            continue
+        end, hits = span
+        for hit in hits:
+            confidence = vocabulary.matching.misspelling_confidence if hit.misspelling else 1.0
+            found.hits.append(_Hit(i, end, hit.concept, EXACT, confidence,
+                                   " ".join(tokens[i:end])))
+        consumed[i:end] = [True] * (end - i)
+        i = end
+    for position, word in enumerate(tokens):
+        if not consumed[position] and _may_be_misspelt(word, vocabulary):
+            _correct(tokens, position, consumed, vocabulary, found)
+    found.hits.sort(key=lambda h: (h.start, h.concept))
+    return found
+
+
+def _longest_name(tokens: Sequence[str], start: int,
+                  vocabulary: MedicineVocabulary) -> tuple[int, Any] | None:
+    for n in range(min(vocabulary.max_name_tokens, len(tokens) - start), 0, -1):
+        hits = vocabulary.names.get(tuple(tokens[start:start + n]))
+        if hits:
+            return start + n, hits
+    return None
+
+
+def _may_be_misspelt(word: str, vocabulary: MedicineVocabulary) -> bool:
+    return (word.isalpha() and len(word) >= vocabulary.matching.min_fuzzy_length
+            and word not in vocabulary.plain_words)
+
+
+def _correct(tokens: Tokens, position: int, consumed: list[bool],
+             vocabulary: MedicineVocabulary, found: _Found) -> None:
+    """Read a misspelt word as the closest name word; several close names of different
+    classes make the entry ambiguous rather than a guess."""
+    m = vocabulary.matching
+    results = process.extract(tokens[position], vocabulary.fuzzy_words, scorer=fuzz.ratio,
+                              limit=8, score_cutoff=m.fuzzy_threshold - m.ambiguity_margin)
+    if not results or results[0][1] < m.fuzzy_threshold:
+        return
+    best = results[0][1]
+    readings: list[tuple[float, int, int, tuple[str, ...]]] = []
+    for word, score, _ in results:
+        if score < best - m.ambiguity_margin:
+            continue
+        corrected = (*tokens[:position], word, *tokens[position + 1:])
+        span = _name_through(corrected, position, consumed, vocabulary)
+        if span is not None:
+            start, end, concepts = span
+            readings.append((score, start, end, concepts))
+    if not readings:
+        return
+    classes = {frozenset(vocabulary.concepts[c].cls for c in r[3]) for r in readings}
+    if len(classes) > 1:
+        for score, _, _, concepts in readings:
+            for cid in concepts:
+                found.ambiguous.append(_match(vocabulary.concepts[cid], FUZZY, score / 100,
+                                              tokens[position]))
+        return
+    score, start, end, concepts = readings[0]
+    for cid in concepts:
+        found.hits.append(_Hit(start, end, cid, FUZZY, score / 100,
+                               " ".join(tokens[start:end])))
+    consumed[start:end] = [True] * (end - start)
+
+
+def _name_through(tokens: Sequence[str], position: int, consumed: list[bool],
+                  vocabulary: MedicineVocabulary) -> tuple[int, int, tuple[str, ...]] | None:
+    """The longest name covering `position` that overlaps no name already found."""
+    for n in range(min(vocabulary.max_name_tokens, len(tokens)), 0, -1):
+        for start in range(max(0, position - n + 1), min(position, len(tokens) - n) + 1):
+            if any(consumed[start:start + n]):
+                continue
+            hits = vocabulary.names.get(tuple(tokens[start:start + n]))
+            correct = tuple(h.concept for h in hits or () if not h.misspelling)
+            if correct:
+                return start, start + n, correct
+    return None
+
+
+def _match(concept: Concept, method: str, confidence: float, words: str) -> ConceptMatch:
+    return ConceptMatch(
+        concept=concept.id, name=concept.name, brand=concept.name if concept.brand else None,
+        cls=concept.cls, ingredients=concept.ingredients, method=method,
+        confidence=confidence, words=words, sources=concept.sources,
+    )
+
+
+def _concept_matches(found: _Found, vocabulary: MedicineVocabulary) -> list[ConceptMatch]:
+    best: dict[str, ConceptMatch] = {}
+    for hit in found.hits:
+        concept = vocabulary.concepts[hit.concept]
+        match = _match(concept, hit.method, hit.confidence, hit.words)
+        if hit.concept not in best or best[hit.concept].confidence < match.confidence:
+            best[hit.concept] = match
+    return list(best.values())
+
+
+def _product_match(product: RxNormProduct, vocabulary: MedicineVocabulary) -> ConceptMatch:
+    brand = vocabulary.concepts[product.brand].name if product.brand else None
+    return ConceptMatch(
+        concept=f"rxnorm:{product.code}", name=product.display, brand=brand, cls=product.cls,
+        ingredients=product.ingredients, method=RXNORM, confidence=1.0, words=product.code,
+        sources=product.sources,
+    )
+
+
+# --- classes -------------------------------------------------------------------------------
+
+
+def _readings(matches: list[ConceptMatch], route: str | None, form: str | None,
+              vocabulary: MedicineVocabulary) -> tuple[Reading, ...]:
+    """The entry's classes, most significant first, each with what it rests on.
+
+    A brand or an RxNorm product keeps its own class. Substances named on their own are read
+    together as one product ("buprenorphine/naloxone film"), unless they only spell out
+    the ingredients of a product already named ("Norco (hydrocodone/APAP)").
+    """
+    products = [m for m in matches if m.brand or m.method == RXNORM]
+    in_products = {i for m in products for i in m.ingredients}
+    loose = tuple(dict.fromkeys(i for m in matches if m not in products
+                                for i in m.ingredients if i not in in_products))
+    parts = [(m.cls, m.ingredients, (m.brand,) if m.brand else ()) for m in products]
+    if loose:
+        parts.append((vocabulary.classify(loose, route, form), loose, ()))
+    merged: dict[str, tuple[list[str], list[str]]] = {}
+    for cls, ingredients, brands in parts:
+        primary, named = merged.setdefault(cls, ([], []))
+        primary.extend(i for i in _primary(ingredients, vocabulary) if i not in primary)
+        named.extend(b for b in brands if b not in named)
+    return tuple(Reading(cls, tuple(merged[cls][0]), tuple(merged[cls][1]))
+                 for cls in sorted(merged, key=vocabulary.rank))
+
+
+def _primary(ingredients: Sequence[str], vocabulary: MedicineVocabulary) -> list[str]:
+    top = vocabulary.most_significant(vocabulary.ingredients[i].cls for i in ingredients)
+    return [i for i in ingredients if vocabulary.ingredients[i].cls == top]
+
+
+# --- route, form, cues ---------------------------------------------------------------------
+
+
+def _phrases_in(tokens: Tokens, phrases: Iterable[Tokens]) -> list[tuple[int, Tokens]]:
+    found: list[tuple[int, Tokens]] = []
+    for phrase in phrases:
+        n = len(phrase)
+        found.extend((i, phrase) for i in range(len(tokens) - n + 1)
+                     if tokens[i:i + n] == phrase)
+    return sorted(found)
+
+
+def _has_phrase(tokens: Tokens, phrases: Iterable[Tokens]) -> bool:
+    return bool(_phrases_in(tokens, phrases))
+
+
+def _dosage(tokens: Tokens, vocabulary: MedicineVocabulary, product: RxNormProduct | None,
+            matches: list[ConceptMatch]) -> tuple[str | None, str | None]:
+    """Route and form: an RxNorm product says them; otherwise the words of the text do, and
+    what they leave open comes from a named brand that exists in one form only."""
+    if product is not None and product.form:
+        return product.route, product.form
+    text = vocabulary.text
+    forms = _phrases_in(tokens, text.forms)
+    routes = _phrases_in(tokens, text.routes)
+    form, usual_route = text.forms[forms[0][1]] if forms else (None, None)
+    route = text.routes[routes[0][1]] if routes else None
+    brands = [vocabulary.concepts[m.concept] for m in matches if m.brand]
+    brand = brands[0] if len(brands) == 1 else None
+    if route is None and brand is not None and form in (None, brand.form):
+        route = brand.route
+    return route or usual_route, form or (brand.form if brand else None)
+
+
+_ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+
+
+def _stop_date(text: str) -> date | None:
+    """An ISO date written with a stop cue ("stopped 2025-05-20"); other date styles are
+    ambiguous (5/6 is May or June) and are not read."""
+    for candidate in _ISO_DATE.findall(text):
+        try:
+            return date.fromisoformat(candidate)
+        except ValueError:
+            continue
+    return None
+
+
+# --- strengths and daily amounts -----------------------------------------------------------
+
+_NUMBER = r"\d+(?:\.\d+)?"
+_STRENGTH = re.compile(
+    rf"(?<![\d.#/])(?P<values>{_NUMBER}(?:\s*/\s*{_NUMBER})*)\s*"
+    r"(?P<unit>mg/ml|mg/5\s*ml|mcg/h(?:r|our)?|µg/h(?:r|our)?|ug/h(?:r|our)?|mg/h(?:r)?|"
+    r"mg|mcg|µg|ug|g|iu)?(?![a-z/])",
+)
+_DAILY = re.compile(
+    rf"(?P<low>{_NUMBER})(?:\s*(?:-|–|to)\s*(?P<high>{_NUMBER}))?\s*(?P<unit>mg|mcg|µg|ug|g)"
+    r"\s*(?:/|per|a|each)\s*(?:day|d|24\s*h(?:ours?|rs?)?)\b"
+)
+_EVERY_HOURS = re.compile(
+    rf"\b(?:every|q)\s*(?P<low>{_NUMBER})(?:\s*(?:-|–|to)\s*(?P<high>{_NUMBER}))?\s*"
+    r"(?:h|hr|hrs|hours?)\b"
+)
+_TIMES_A_DAY = re.compile(
+    r"\b(?P<n>\d+|one|two|three|four|five|six)\s*(?:x|times)\s*(?:a|per|/|each)?\s*"
+    r"(?:day|daily)\b"
+)
+_UNITS_PER_DOSE = re.compile(
+    rf"\b(?P<n>{_NUMBER}|one|two|three|four|half)\s*(?:tablets?|tabs?|capsules?|caps?|pills?)"
+    r"(?P<per_day>\s*(?:a|per|/|each)\s*day|\s*daily)?"
+)
+_WORD_NUMBERS = {"one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0, "six": 6.0,
+                 "half": 0.5}
+_TO_MG = {"mg": 1.0, "mcg": 0.001, "µg": 0.001, "ug": 0.001, "g": 1000.0}
+
+
+def _number(text: str) -> float:
+    return _WORD_NUMBERS.get(text) or float(text)
+
+
+def _unit(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    raw = re.sub(r"\s+", "", raw).replace("µg", "mcg").replace("ug", "mcg")
+    return re.sub(r"/h(?:r|our)?$", "/h", raw)
+
+
+def _strengths(text: str, found: _Found, matches: list[ConceptMatch],
+               product: RxNormProduct | None,
+               vocabulary: MedicineVocabulary) -> tuple[Strength, ...]:
+    if product is not None and product.strengths:
+        return tuple(Strength(s.ingredient, s.value, s.unit) for s in product.strengths)
+    lowered = _DAILY.sub(" ", text.lower())
+    written: list[Strength] = []
+    for m in _STRENGTH.finditer(lowered):
+        values = [float(v) for v in re.split(r"\s*/\s*", m.group("values"))]
+        unit = _unit(m.group("unit"))
+        if unit is None and len(values) < 2:
+            continue  # a bare number is a count or a time, not a strength
+        targets = _strength_targets(values, found, matches, vocabulary)
+        if targets is not None:
+            written.extend(Strength(i, v, unit or "mg") for i, v in zip(targets, values,
+                                                                         strict=True))
+    if written:
+        return tuple(written)
+    fixed = [Strength(i, v, "mg") for m in matches if m.brand
+             for i, v in vocabulary.concepts[m.concept].fixed_strengths]
+    return tuple(fixed)
+
+
+def _strength_targets(values: list[float], found: _Found, matches: list[ConceptMatch],
+                      vocabulary: MedicineVocabulary) -> tuple[str, ...] | None:
+    """Which ingredient each written number belongs to.
+
+    `5/325` after a brand follows the combinations on the market, else the brand's usual
+    order (opioid first); after named substances it follows the order they were written in;
+    a single number belongs to the entry's most significant ingredient.
+    """
+    named = [vocabulary.concepts[h.concept] for h in found.hits]
+    loose = list(dict.fromkeys(i for c in named if not c.brand for i in c.ingredients))
+    brands = [vocabulary.concepts[m.concept] for m in matches if m.brand
+              and m.concept in vocabulary.concepts]
+    if len(values) == 1:
+        pool = loose or [i for b in brands for i in b.ingredients]
+        return (_most_significant(pool, vocabulary),) if pool else None
+    if len(loose) == len(values):
+        return tuple(loose)
+    for brand in brands:
+        if len(brand.ingredients) == len(values):
+            return _brand_order(brand, values)
+    return None
+
+
+def _most_significant(ingredients: Sequence[str], vocabulary: MedicineVocabulary) -> str:
+    return min(ingredients, key=lambda i: vocabulary.rank(vocabulary.ingredients[i].cls))
+
+
+def _brand_order(brand: Concept, values: list[float]) -> tuple[str, ...]:
+    for known in brand.known_strengths:
+        table = dict(known)
+        for order in (brand.ingredients, tuple(reversed(brand.ingredients))):
+            if all(table.get(i) == v for i, v in zip(order, values, strict=True)):
+                return tuple(order)
+    return brand.ingredients
+
+
+def _doses_per_day(text: str, tokens: Tokens,
+                   vocabulary: MedicineVocabulary) -> tuple[float, float] | None:
+    every = _EVERY_HOURS.search(text)
+    if every:
+        low_h = float(every.group("low"))
+        high_h = float(every.group("high") or low_h)
+        if low_h > 0 and high_h > 0:
+            return 24 / high_h, 24 / low_h
+    times = _TIMES_A_DAY.search(text)
+    if times:
+        n = _number(times.group("n"))
+        return n, n
+    phrases = _phrases_in(tokens, vocabulary.text.frequency)
+    if phrases:
+        # Prefer the longest phrase ("three times a day" over "a day").
+        phrase = max(phrases, key=lambda p: len(p[1]))[1]
+        n = vocabulary.text.frequency[phrase]
+        return n, n
+    return None
+
+
+def _daily(text: str, tokens: Tokens, strengths: tuple[Strength, ...],
+           primary: tuple[str, ...], vocabulary: MedicineVocabulary) -> tuple[DailyAmount, ...]:
+    lowered = text.lower()
+    stated = _DAILY.search(lowered)
+    if stated:
+        factor = _TO_MG[_unit(stated.group("unit")) or "mg"]
+        low = float(stated.group("low")) * factor
+        high = float(stated.group("high") or stated.group("low")) * factor
+        target = primary[0] if primary else (strengths[0].ingredient if strengths else None)
+        return (DailyAmount(target, low, high),) if target else ()
+    units = _UNITS_PER_DOSE.search(lowered)
+    per_dose = _number(units.group("n")) if units else 1.0
+    per_day = _doses_per_day(lowered, tokens, vocabulary)
+    if units and units.group("per_day"):
+        per_day, per_dose = (per_dose, per_dose), 1.0
+    if per_day is None:
+        return ()
+    return tuple(
+        DailyAmount(s.ingredient, s.value * _TO_MG[s.unit] * per_dose * per_day[0],
+                    s.value * _TO_MG[s.unit] * per_dose * per_day[1])
+        for s in strengths if s.unit in _TO_MG
+    )
