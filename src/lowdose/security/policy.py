@@ -132,6 +132,8 @@ def authorize(actor: Actor | None, action: PatientAction, patient: PatientRef | 
         return Decision(False, "not signed in")
     if patient is None:
         return Decision(False, "no such patient")
+    if (action is PatientAction.CREATE) != (patient.id is None):
+        return Decision(False, "only a patient not yet created can be created")
     allowed_by = RULES.get(action, frozenset()) & relations(actor, patient)
     if not allowed_by:
         return Decision(False, f"no rule lets a {actor.role} do {action} here")

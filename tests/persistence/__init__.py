@@ -1,0 +1,1 @@
+"""Persistence tests: store, security and services on SQLite and PostgreSQL."""
