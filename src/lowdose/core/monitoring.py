@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from itertools import pairwise
 
 from lowdose.core.diary import CheckIn, PlannedDose, SideEffect
@@ -23,12 +24,14 @@ from lowdose.core.flags import Flag, most_severe_first
 from lowdose.core.instruments import Score
 from lowdose.errors import InputError
 from lowdose.knowledge.evidence import (
+    RedFlag,
     SideEffectCourse,
     mentions,
     normalise,
     red_flags_for,
     side_effect_for,
 )
+from lowdose.knowledge.evidence import SideEffect as KnownEffect
 from lowdose.knowledge.instruments import Instrument
 from lowdose.knowledge.monitoring import Level, MonitoringRules
 
@@ -48,12 +51,14 @@ def monitor(
     _check(checkins)
     since = today - timedelta(days=rules.window.lookback_days - 1)
     recent = sorted((c for c in checkins if since <= c.day <= today), key=lambda c: c.day)
+    names = _Names(rules, course)
+    runs = ongoing_effects(recent)
     changes = dose_changes(recent, plan, today)
     step_back = _step_back(recent, changes, instruments or {}, rules)
     flags = [
-        *_red_flags(recent, today, rules, course),
-        *_side_effects(recent, changes, rules, course),
-        *_sleep(recent, rules, course),
+        *_red_flags(recent, today, rules, names),
+        *_side_effects(recent, runs, changes, rules, names),
+        *_sleep(recent, runs, rules, names),
         *step_back,
         *_adherence(recent, plan, today, rules),
         *_overdue(checkins, today, rules),
@@ -81,9 +86,54 @@ def _check(checkins: Sequence[CheckIn]) -> None:
 # ---------------------------------------------------------------------------- names and doses
 
 
-def _is_sleep(name: str, rules: MonitoringRules, course: SideEffectCourse) -> bool:
-    effect = side_effect_for(name, course)
-    return effect is not None and effect.id in rules.side_effects.sleep_effects
+_key = lru_cache(maxsize=4096)(normalise)
+
+
+@lru_cache(maxsize=4096)
+def _known(name: str, course: SideEffectCourse) -> KnownEffect | None:
+    return side_effect_for(name, course)
+
+
+@lru_cache(maxsize=4096)
+def _red(name: str, course: SideEffectCourse) -> tuple[RedFlag, ...]:
+    return red_flags_for(name, course)
+
+
+@lru_cache(maxsize=4096)
+def _signs(name: str, signs: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(s for s in signs if mentions(name, s))
+
+
+class _Names:
+    """What each recorded side-effect name refers to. Matching free text against every
+    synonym is the costly part of monitoring, and a clinic's patients record the same few
+    names, so results are memoised (per call, and across calls for the same course)."""
+
+    def __init__(self, rules: MonitoringRules, course: SideEffectCourse) -> None:
+        self.rules, self.course = rules, course
+        self.red_flags_by_id = {red.id: red for red in course.red_flags}
+        self._known: dict[str, KnownEffect | None] = {}
+        self._red: dict[str, tuple[RedFlag, ...]] = {}
+        self._signs: dict[str, frozenset[str]] = {}
+
+    def known(self, name: str) -> KnownEffect | None:
+        if name not in self._known:
+            self._known[name] = _known(name, self.course)
+        return self._known[name]
+
+    def red_flags(self, name: str) -> tuple[RedFlag, ...]:
+        if name not in self._red:
+            self._red[name] = _red(name, self.course)
+        return self._red[name]
+
+    def withdrawal_signs(self, name: str) -> frozenset[str]:
+        if name not in self._signs:
+            self._signs[name] = _signs(name, self.rules.red_flags.withdrawal_cluster.signs)
+        return self._signs[name]
+
+    def is_sleep(self, name: str) -> bool:
+        known = self.known(name)
+        return known is not None and known.id in self.rules.side_effects.sleep_effects
 
 
 @dataclass(frozen=True)
@@ -116,8 +166,7 @@ def dose_changes(recent: Sequence[CheckIn], plan: Sequence[PlannedDose],
 
 
 def _red_flags(recent: Sequence[CheckIn], today: date, rules: MonitoringRules,
-               course: SideEffectCourse) -> list[Flag]:
-    by_id = {red.id: red for red in course.red_flags}
+               lookup: _Names) -> list[Flag]:
     cluster = rules.red_flags.withdrawal_cluster
     newest: dict[str, Flag] = {}
     for checkin in recent:
@@ -126,14 +175,13 @@ def _red_flags(recent: Sequence[CheckIn], today: date, rules: MonitoringRules,
         names = [e.name for e in checkin.present_effects()]
         entries: dict[str, list[str]] = {}
         for name in names:
-            for red in red_flags_for(name, course):
+            for red in lookup.red_flags(name):
                 entries.setdefault(red.id, []).append(name)
-        signs = [n for n in names if any(mentions(n, s) for s in cluster.signs)]
-        clustered = len({s for s in cluster.signs if any(mentions(n, s) for n in names)})
-        if clustered >= cluster.min_signs:
+        signs = [n for n in names if lookup.withdrawal_signs(n)]
+        if len(frozenset().union(*map(lookup.withdrawal_signs, names))) >= cluster.min_signs:
             entries.setdefault(cluster.red_flag, []).extend(signs)
         for red_id, found in entries.items():
-            red = by_id[red_id]
+            red = lookup.red_flags_by_id[red_id]
             reason = rules.red_flags.reason.format(name=red.name, entries=_join(found),
                                                    action=red.action)
             sources = tuple(dict.fromkeys((*red.sources, *(
@@ -164,7 +212,7 @@ def ongoing_effects(recent: Sequence[CheckIn]) -> list[_Run]:
     without the effect ends its run; a day without any check-in does not (nothing known)."""
     runs: dict[str, _Run] = {}
     for checkin in recent:
-        present: dict[str, SideEffect] = {normalise(e.name): e for e in checkin.present_effects()}
+        present: dict[str, SideEffect] = {_key(e.name): e for e in checkin.present_effects()}
         runs = {key: run for key, run in runs.items() if key in present}
         for key, effect in present.items():
             first = runs[key].first if key in runs else checkin.day
@@ -172,13 +220,14 @@ def ongoing_effects(recent: Sequence[CheckIn]) -> list[_Run]:
     return sorted(runs.values(), key=lambda r: (r.first, r.name))
 
 
-def _side_effects(recent: Sequence[CheckIn], changes: Sequence[DoseChange],
-                  rules: MonitoringRules, course: SideEffectCourse) -> list[Flag]:
+def _side_effects(recent: Sequence[CheckIn], runs: Sequence[_Run],
+                  changes: Sequence[DoseChange], rules: MonitoringRules,
+                  lookup: _Names) -> list[Flag]:
     side = rules.side_effects
     evening = _doses_in_evening(recent, rules)
     flags = []
-    for run in ongoing_effects(recent):
-        known = side_effect_for(run.name, course)
+    for run in runs:
+        known = lookup.known(run.name)
         sleep = known is not None and known.id in side.sleep_effects
         sources = known.sources if known else side.sources
         expected = rules.sleep.more_than_days if sleep else side.expected_days
@@ -218,13 +267,13 @@ def _doses_in_evening(recent: Sequence[CheckIn], rules: MonitoringRules) -> bool
     return not times or times[-1] >= rules.sleep.morning_before
 
 
-def _sleep(recent: Sequence[CheckIn], rules: MonitoringRules,
-           course: SideEffectCourse) -> list[Flag]:
-    sleep_runs = [r for r in ongoing_effects(recent) if _is_sleep(r.name, rules, course)]
+def _sleep(recent: Sequence[CheckIn], runs: Sequence[_Run], rules: MonitoringRules,
+           lookup: _Names) -> list[Flag]:
+    sleep_runs = [r for r in runs if lookup.is_sleep(r.name)]
     if not sleep_runs or not _doses_in_evening(recent, rules):
         return []
     # Different sleep complaints on successive days still make one disturbed stretch.
-    first = _sleep_stretch_start(recent, rules, course)
+    first = _sleep_stretch_start(recent, lookup)
     last = recent[-1].day
     days = (last - first).days + 1
     if days <= rules.sleep.more_than_days:
@@ -234,11 +283,10 @@ def _sleep(recent: Sequence[CheckIn], rules: MonitoringRules,
                  rules.sleep.reason.format(names=names, days=days), rules.sleep.sources, last)]
 
 
-def _sleep_stretch_start(recent: Sequence[CheckIn], rules: MonitoringRules,
-                         course: SideEffectCourse) -> date:
+def _sleep_stretch_start(recent: Sequence[CheckIn], lookup: _Names) -> date:
     first = recent[-1].day
     for checkin in reversed(recent):
-        if not any(_is_sleep(e.name, rules, course) for e in checkin.present_effects()):
+        if not any(lookup.is_sleep(e.name) for e in checkin.present_effects()):
             break
         first = checkin.day
     return first
