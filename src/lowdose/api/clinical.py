@@ -16,12 +16,14 @@ from lowdose import __version__
 from lowdose.api.problems import documented
 from lowdose.core.formulation import formulate as make_formulation
 from lowdose.core.perioperative import plan_hold
+from lowdose.core.screening import screen as run_screen
 from lowdose.core.titration import plan as make_plan
 from lowdose.knowledge.regimens import (
     load_formulation_facts,
     load_perioperative_facts,
     load_titration_facts,
 )
+from lowdose.knowledge.screening import load_screening_knowledge
 from lowdose.schemas.regimens import (
     FormulateRequest,
     FormulationResponse,
@@ -30,6 +32,7 @@ from lowdose.schemas.regimens import (
     PlanRequest,
     PlanResponse,
 )
+from lowdose.schemas.screening import Profile, ScreeningResult
 from lowdose.settings import Settings
 
 router = APIRouter(prefix="/api/v1")
@@ -51,6 +54,17 @@ def contract(data: dict[str, Any]) -> JSONResponse:
 async def health() -> dict[str, str]:
     """A trivial answer, also the benchmarks' reference for the server's own overhead."""
     return {"status": "ok", "version": __version__}
+
+
+@router.post("/screen", tags=["screening"], summary="Safety screen",
+             response_model=ScreeningResult, responses=BAD_INPUT)
+async def screen(body: Profile, request: Request) -> JSONResponse:
+    """Is it safe to start or continue LDN? The verdict is the most severe finding; each
+    finding names what set it off and its sources. The pre-operative hold defaults to
+    LOWDOSE_HOLD_HOURS, else the facts."""
+    result = run_screen(body.to_core(), load_screening_knowledge(),
+                        hold_hours=settings_of(request).hold_hours)
+    return contract(result.to_dict())
 
 
 @router.post("/plan", tags=["regimens"], summary="Dated dose plan",

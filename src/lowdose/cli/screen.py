@@ -32,30 +32,39 @@ def screen(
 
 
 def show(data: dict[str, Any]) -> None:
+    from rich.padding import Padding
     from rich.text import Text
 
     from lowdose.cli import render
 
-    render.console.print(Text.assemble(("Screening verdict: ", "bold"),
-                                       render.level(data["verdict"])))
+    out = render.console
+    out.print(Text.assemble(("Screening verdict: ", "bold"), render.level(data["verdict"])))
     for finding in data["findings"]:
-        render.console.print()
-        about = finding.get("trigger") or ""
-        if finding.get("matched"):
-            about = f"{about} → {finding['matched']}" if about else finding["matched"]
-        render.console.print(Text.assemble(render.level(finding["level"]),
-                                           (f" {finding['code']}", "bold"),
-                                           f"  {about}" if about else ""))
-        render.console.print(f"  {finding['message']}")
-        render.console.print(Text(f"  sources: {', '.join(finding['sources'])}", style="dim"))
+        out.print()
+        out.print(Text.assemble(render.level(finding["level"]), (f" {finding['code']}", "bold"),
+                                f"  {_about(finding)}"))
+        out.print(Padding(Text(finding["message"]), (0, 0, 0, 2), expand=False))
+        out.print(Padding(Text(f"sources: {', '.join(finding['sources'])}", style="dim"),
+                          (0, 0, 0, 2), expand=False))
     if not data["findings"]:
-        render.console.print("No findings.")
-    render.console.print()
-    render.facts([("Earliest start", data.get("earliest_start"))])
-    if data.get("perioperative"):
-        periop = data["perioperative"]
-        render.facts([("Last dose before surgery by", periop["last_dose_by"].replace("T", " ")),
-                      ("Hold (hours)", periop["hold_hours"]),
-                      ("Can meet the hold", periop["can_meet_hold"])])
+        out.print("No findings.")
+    out.print()
+    rows: list[tuple[str, Any]] = []
+    if data.get("earliest_start"):
+        rows.append(("Earliest start", data["earliest_start"]))
+    periop = data.get("perioperative")
+    if periop:
+        rows += [("Last dose before surgery by", periop["last_dose_by"].replace("T", " ")),
+                 ("Hold (hours)", periop["hold_hours"]),
+                 ("Can meet the hold", periop["can_meet_hold"])]
+    render.facts(rows)
     render.sources(s for f in data["findings"] for s in f["sources"])
     render.reminder()
+
+
+def _about(finding: dict[str, Any]) -> str:
+    """What set the finding off, and what lowdose read it as when that differs."""
+    trigger, matched = finding.get("trigger") or "", finding.get("matched")
+    if matched and matched.casefold() != trigger.casefold():
+        return f"{trigger} → {matched}" if trigger else matched
+    return trigger
