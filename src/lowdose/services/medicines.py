@@ -7,7 +7,7 @@ Every change (adding, editing, stopping, removing an entry made in error) writes
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -31,7 +31,7 @@ class MedicineView:
     rxnorm: str | None
     started_on: date | None
     stopped_on: date | None
-    last_taken: datetime | None  # local wall-clock time
+    last_taken: date | datetime | None  # a day, or a local wall-clock time when known
     removed: bool
     recorded_at: datetime  # naive UTC
 
@@ -53,9 +53,9 @@ class MedicineView:
 def add_medicine(db: Database, ctx: Context, patient_id: int, *, text: str,
                  rxnorm: str | None = None, started_on: date | None = None,
                  stopped_on: date | None = None,
-                 last_taken: datetime | None = None) -> MedicineView:
+                 last_taken: date | datetime | None = None) -> MedicineView:
     """Add a medicine as the patient describes it (free text, brand names welcome)."""
-    fields = _checked(text, rxnorm, started_on, stopped_on, last_taken)
+    fields = _checked(ctx, text, rxnorm, started_on, stopped_on, last_taken)
     with patient_access(db, ctx, patient_id, PatientAction.EDIT_MEDICINES, "medicine.add",
                         write=True) as access:
         medicine = Medicine(patient_id=patient_id, version=0, removed=False, updated_at=ctx.at,
@@ -68,18 +68,19 @@ def update_medicine(db: Database, ctx: Context, patient_id: int, medicine_id: in
                     text: str | Unset = UNSET, rxnorm: str | Unset | None = UNSET,
                     started_on: date | Unset | None = UNSET,
                     stopped_on: date | Unset | None = UNSET,
-                    last_taken: datetime | Unset | None = UNSET) -> MedicineView:
+                    last_taken: date | datetime | Unset | None = UNSET) -> MedicineView:
     """Change the given fields (None clears one, UNSET leaves it); stopping a medicine is
     setting `stopped_on`."""
     with patient_access(db, ctx, patient_id, PatientAction.EDIT_MEDICINES, "medicine.update",
                         write=True) as access:
         medicine = _medicine(access, medicine_id)
         fields = _checked(
+            ctx,
             medicine.text if isinstance(text, Unset) else text,
             medicine.rxnorm if isinstance(rxnorm, Unset) else rxnorm,
             medicine.started_on if isinstance(started_on, Unset) else started_on,
             medicine.stopped_on if isinstance(stopped_on, Unset) else stopped_on,
-            medicine.last_taken if isinstance(last_taken, Unset) else last_taken)
+            _last_taken(medicine) if isinstance(last_taken, Unset) else last_taken)
         for key, value in fields.items():
             setattr(medicine, key, value)
         return _new_version(access, medicine)
@@ -129,16 +130,33 @@ def current_medicines(access: Access) -> list[MedicineView]:
 # ------------------------------------------------------------------------------- helpers
 
 
-def _checked(text_value: str, rxnorm: str | None, started_on: date | None,
-             stopped_on: date | None, last_taken: datetime | None) -> dict[str, object]:
+def _checked(ctx: Context, text_value: str, rxnorm: str | None, started_on: date | None,
+             stopped_on: date | None, last_taken: date | datetime | None) -> dict[str, object]:
     described = text("text", text_value, max_length=MAX_TEXT)
     code = optional_text("rxnorm", rxnorm, max_length=16)
     if code is not None and not code.isdigit():
         raise InputError("rxnorm", "must be an RxNorm concept id (digits only)")
     if started_on and stopped_on and stopped_on < started_on:
         raise InputError("stopped_on", "must not be before started_on")
+    day, clock = _split(last_taken)
+    # Local wall time against the UTC clock: a day of slack covers every time zone.
+    if day is not None and day > ctx.now.date() + timedelta(days=1):
+        raise InputError("last_taken", "must not be in the future")
     return {"text": described, "rxnorm": code, "started_on": started_on,
-            "stopped_on": stopped_on, "last_taken": local_time("last_taken", last_taken)}
+            "stopped_on": stopped_on, "last_taken_on": day, "last_taken_time": clock}
+
+
+def _split(last_taken: date | datetime | None) -> tuple[date | None, time | None]:
+    if isinstance(last_taken, datetime):
+        local_time("last_taken", last_taken)
+        return last_taken.date(), last_taken.time()
+    return last_taken, None
+
+
+def _last_taken(row: Medicine | MedicineVersion) -> date | datetime | None:
+    if row.last_taken_on is None or row.last_taken_time is None:
+        return row.last_taken_on
+    return datetime.combine(row.last_taken_on, row.last_taken_time)
 
 
 def _medicine(access: Access, medicine_id: int) -> Medicine:
@@ -155,7 +173,8 @@ def _new_version(access: Access, medicine: Medicine) -> MedicineView:
     access.session.add(MedicineVersion(
         medicine_id=medicine.id, version=medicine.version, text=medicine.text,
         rxnorm=medicine.rxnorm, started_on=medicine.started_on, stopped_on=medicine.stopped_on,
-        last_taken=medicine.last_taken, removed=medicine.removed, recorded_at=access.ctx.at,
+        last_taken_on=medicine.last_taken_on, last_taken_time=medicine.last_taken_time,
+        removed=medicine.removed, recorded_at=access.ctx.at,
         recorded_by=access.ctx.actor.user_id))
     access.point_at("medicine", f"{medicine.id}@{medicine.version}")
     return _view(medicine)
@@ -163,12 +182,12 @@ def _new_version(access: Access, medicine: Medicine) -> MedicineView:
 
 def _view(m: Medicine) -> MedicineView:
     return MedicineView(m.id, m.version, m.text, m.rxnorm, m.started_on, m.stopped_on,
-                        m.last_taken, m.removed, m.updated_at)
+                        _last_taken(m), m.removed, m.updated_at)
 
 
 def _view_of_version(v: MedicineVersion) -> MedicineView:
     return MedicineView(v.medicine_id, v.version, v.text, v.rxnorm, v.started_on,
-                        v.stopped_on, v.last_taken, v.removed, v.recorded_at)
+                        v.stopped_on, _last_taken(v), v.removed, v.recorded_at)
 
 
 def _iso(value: date | None) -> str | None:

@@ -160,7 +160,9 @@ class Medicine(Base):
     rxnorm: Mapped[str | None] = mapped_column(String(16))
     started_on: Mapped[date | None] = mapped_column(Date)
     stopped_on: Mapped[date | None] = mapped_column(Date)
-    last_taken: Mapped[datetime | None] = mapped_column(DateTime)
+    # When it was last taken: a date, and the clock time when the patient knows it.
+    last_taken_on: Mapped[date | None] = mapped_column(Date)
+    last_taken_time: Mapped[time | None] = mapped_column(Time)
     # Entered in error: hidden from the list and the screen, still in the history.
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
@@ -179,7 +181,8 @@ class MedicineVersion(Base):
     rxnorm: Mapped[str | None] = mapped_column(String(16))
     started_on: Mapped[date | None] = mapped_column(Date)
     stopped_on: Mapped[date | None] = mapped_column(Date)
-    last_taken: Mapped[datetime | None] = mapped_column(DateTime)
+    last_taken_on: Mapped[date | None] = mapped_column(Date)
+    last_taken_time: Mapped[time | None] = mapped_column(Time)
     removed: Mapped[bool] = mapped_column(Boolean)
     recorded_at: Mapped[datetime] = mapped_column(DateTime)
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

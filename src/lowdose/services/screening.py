@@ -1,0 +1,98 @@
+"""The safety screen of a stored record: the record becomes a screening profile (design §3.1)
+and the core screen (`lowdose.core.screening.screen`) judges it, exactly as it would judge the
+same profile sent to `POST /api/v1/screen`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import select
+
+from lowdose.core.screening import LdnUse, Medication, Procedure, Profile, ScreeningResult, screen
+from lowdose.knowledge.screening import load_screening_knowledge
+from lowdose.security.policy import PatientAction
+from lowdose.services._access import Access, patient_access
+from lowdose.services.context import Context
+from lowdose.services.courses import current_plan
+from lowdose.services.medicines import current_medicines
+from lowdose.services.patients import load_profile
+from lowdose.services.procedures import planned_procedures
+from lowdose.store.db import Database
+from lowdose.store.models import Checkin
+
+
+@dataclass(frozen=True)
+class RecordScreen:
+    patient_id: int
+    profile: Profile
+    result: ScreeningResult
+
+    def to_dict(self) -> dict[str, Any]:
+        """Design §3.2, plus the patient and the moment screened."""
+        return {"patient_id": self.patient_id,
+                "as_of": self.profile.as_of.isoformat(timespec="minutes"),
+                **self.result.to_dict()}
+
+
+def screen_patient(db: Database, ctx: Context, patient_id: int, *,
+                   as_of: datetime | None = None,
+                   hold_hours: float | None = None) -> RecordScreen:
+    """Screen the stored record at `as_of`, the patient's local wall-clock time.
+
+    Without `as_of`, the wall time of `ctx.now` is used as it stands: pass `ctx.now` in the
+    patient's time zone (e.g. `datetime.now().astimezone()` on their server).
+    """
+    moment = (as_of or ctx.now).replace(tzinfo=None)
+    with patient_access(db, ctx, patient_id, PatientAction.READ_RECORD,
+                        "record.screen") as access:
+        profile = record_profile(access, moment)
+        result = screen(profile, load_screening_knowledge(), hold_hours=hold_hours)
+        return RecordScreen(patient_id, profile, result)
+
+
+def record_profile(access: Access, as_of: datetime) -> Profile:
+    """The screening profile of the authorized patient's record at `as_of` (local time)."""
+    stored = load_profile(access)
+    medications = tuple(
+        Medication(text=m.text, rxnorm=m.rxnorm, last_taken=m.last_taken, stopped=m.stopped_on)
+        for m in current_medicines(access))
+    procedures = tuple(
+        Procedure(at=p.at, name=p.name, opioids_expected=bool(p.opioids_expected))
+        for p in planned_procedures(access) if not p.cancelled)
+    return Profile(
+        as_of=as_of, age=stored.age_on(as_of.date()), weight_kg=stored.weight_kg,
+        sex=stored.sex, pregnant=stored.pregnant, breastfeeding=stored.breastfeeding,
+        conditions=stored.conditions, medications=medications,
+        ldn=_ldn_use(access, as_of), procedures=procedures)
+
+
+def _ldn_use(access: Access, as_of: datetime) -> LdnUse | None:
+    """Today's planned dose and time from the running course, the last dose from the diary."""
+    running = current_plan(access, as_of.date())
+    step = running[1].step_on(as_of.date()) if running and running[1] else None
+    planned_time = datetime.strptime(step["time"], "%H:%M").time() if step else None
+    last_taken = _last_dose(access, as_of, planned_time)
+    if running is None and last_taken is None:
+        return None
+    return LdnUse(dose_mg=float(step["dose_mg"]) if step else None, time=planned_time,
+                  last_taken=last_taken)
+
+
+def _last_dose(access: Access, as_of: datetime,
+               planned_time: time | None) -> date | datetime | None:
+    """When the newest dose the diary records was taken, at or before `as_of`."""
+    recent = access.session.scalars(
+        select(Checkin).where(Checkin.patient_id == access.patient.id,
+                              Checkin.dose_taken.is_(True), Checkin.date <= as_of.date())
+        .order_by(Checkin.date.desc()).limit(2)).all()
+    for checkin in recent:
+        # A check-in for today may name a dose time still ahead; then the one before counts.
+        dose_time = checkin.dose_time or planned_time
+        if dose_time is None:
+            return checkin.date
+        moment = datetime.combine(checkin.date, dose_time)
+        if moment <= as_of:
+            return moment
+    return None
