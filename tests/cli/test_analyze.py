@@ -193,3 +193,28 @@ def test_the_command_loads_numpy_only_when_it_runs():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_human_output_shows_means_change_and_chance_for_analysed_measures(tmp_path: Path):
+    path = write_diary(tmp_path / "diary.csv")
+    result = invoke(str(path), "--start", "2025-01-15")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(invoke(str(path), "--start", "2025-01-15", "--json").stdout)
+    pain = next(m for m in data["measures"] if m["measure"] == "pain")
+    line = next(row for row in result.stdout.splitlines() if " pain " in row)
+    assert f"{pain['baseline_mean']:.1f}" in line and f"{pain['treatment_mean']:.1f}" in line
+    assert f"{pain['effect']['estimate']:+.1f}" in line
+    assert f"{pain['effect']['p_mid_improvement']:.0%}" in line
+    assert "before–after comparison" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda p: p.mkdir(), "is a folder"),
+    (lambda p: p.write_bytes(b"date,measure,value\n2025-01-01,pain,\xff\n"), "not UTF-8"),
+    (lambda p: p.write_text("date,measure,value\n\n", encoding="utf-8"), "no diary rows"),
+])
+def test_an_unreadable_or_empty_diary_exits_1(tmp_path: Path, make, message):
+    path = tmp_path / "diary.csv"
+    make(path)
+    result = invoke(str(path), "--start", "2025-01-15")
+    assert result.exit_code == 1 and message in result.stderr

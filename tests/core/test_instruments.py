@@ -304,3 +304,82 @@ def test_invalid_toml_is_refused_naming_the_file(tmp_path: Path):
     (tmp_path / "bad.toml").write_text("id = \n", encoding="utf-8")
     with pytest.raises(InputError, match="not valid TOML"):
         load_instruments([tmp_path])
+
+
+@pytest.mark.parametrize(("change", "key"), [
+    (('name = "Morning stiffness (clinic questionnaire)"', 'name = 3'), "name"),
+    (('kind = "questionnaire"', 'kind = "questionnaire"\nmid = 2'), "mid"),
+    (('[[bands]]\nlabel = "low"\nminimum = 0', '[[bands]]\nlabel = "low"\nminimum = "0"'),
+     "bands.0.minimum"),
+    (('[code]\nsystem', '[coding]\nsystem'), "coding"),
+    (('id = "minutes"\n', 'id = "severity"\n'), "items"),
+    (('id = "severity"\ntext = "How severe was it?"\nminimum = 0\nmaximum = 10\n',
+      'id = "severity"\ntext = "How severe was it?"\n'), "items.1"),
+    (('minimum = 0\nmaximum = 10', 'minimum = 0.5\nmaximum = 10'), "items.1.minimum"),
+    (('{ value = 0, label = "None" }', '{ value = 0, label = "None", code = 5 }'),
+     "items.0.options.0.code"),
+    (('[[bands]]\nlabel = "high"\nminimum = 6', '[[bands]]\nlabel = "high"\nminimum = 6\n'
+      'maximum = 2'), "bands.1"),
+    (('sources = ["bennett-2009"]\n\n[code]', 'sources = "bennett-2009"\n\n[code]'), "sources"),
+])
+def test_more_broken_clinic_files_are_refused_naming_the_key(tmp_path: Path, change, key):
+    old, new = change
+    assert old in CLINIC_INSTRUMENT
+    path = tmp_path / "broken.toml"
+    path.write_text(CLINIC_INSTRUMENT.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        load_instruments([tmp_path])
+    assert error.value.field == f"{path}: {key}"
+
+
+@pytest.mark.parametrize(("extra", "key", "message"), [
+    ('\n[[alerts]]\nitem = "nope"\nabove = 0\ncode = "x"\nlevel = "urgent"\nreason = "r"\n'
+     'sources = ["bennett-2009"]\n', "alerts.0.item", "is not an item"),
+    ('\n[mid]\npoints = 0\nbasis = "measured"\nnote = "n"\nsources = ["bennett-2009"]\n',
+     "mid.points", "above 0"),
+    ('\n[mid]\npoints = 2\nbasis = "guessed"\nnote = "n"\nsources = ["bennett-2009"]\n',
+     "mid.basis", "one of"),
+])
+def test_broken_alerts_and_mids_are_refused(tmp_path: Path, extra, key, message):
+    path = tmp_path / "broken.toml"
+    path.write_text(CLINIC_INSTRUMENT + extra, encoding="utf-8")
+    with pytest.raises(InputError, match=message) as error:
+        load_instruments([tmp_path])
+    assert error.value.field == f"{path}: {key}"
+
+
+def test_a_whole_number_given_as_a_float_is_accepted_and_the_score_has_a_contract_dict():
+    result = score(GAD7, {str(i): 1.0 for i in range(1, 8)}, DAY)
+    assert result.total == 7
+    assert result.to_dict() == {"instrument": "gad7", "date": "2025-06-02", "total": 7,
+                                "band": "mild", "answers": {str(i): 1 for i in range(1, 8)},
+                                "flags": []}
+
+
+def test_an_open_ended_count_accepts_any_whole_number_from_its_minimum():
+    stools = next(item for item in HBI.items if item.id == "liquid_stools")
+    assert stools.allows(40) and not stools.allows(-1)
+    assert stools.describe_allowed() == "a whole number ≥ 0"
+    assert HBI.maximum is None
+
+
+MINIMAL = {"id": "x", "name": "X", "kind": "rating", "direction": "lower-is-better",
+           "licence": "own", "sources": ["farrar-2001"],
+           "code": {"system": "lowdose", "code": "x", "display": "X"},
+           "items": [{"id": "x", "text": "X?", "minimum": 0, "maximum": 10}]}
+
+
+@pytest.mark.parametrize(("change", "key", "message"), [
+    ({"items": []}, "items", "at least one entry"),
+    ({"items": "x"}, "items", "list of tables"),
+    ({"sources": []}, "sources", "at least one source id"),
+    ({"bands": [{"label": "b", "minimum": 0, "level": "attention", "reason": "r"}]},
+     "bands.0.sources", "at least one source id"),
+])
+def test_required_lists_must_be_present_and_cited(change, key, message):
+    from lowdose.knowledge.instruments import parse_instrument
+
+    assert parse_instrument(MINIMAL, origin="x.toml").maximum == 10
+    with pytest.raises(InputError, match=message) as error:
+        parse_instrument(MINIMAL | change, origin="x.toml")
+    assert error.value.field == f"x.toml: {key}"

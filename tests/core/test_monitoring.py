@@ -342,3 +342,26 @@ def test_check_ins_older_than_the_window_do_not_change_the_flags(old):
     older = [CheckIn(day(i), False, 1.5, BEDTIME,
                      side_effects=(SideEffect(name, 3),) if name else ()) for i, name in old]
     assert run(older + recent) == run(recent)
+
+
+def test_without_a_recorded_dose_a_step_that_started_earlier_is_not_guessed_at():
+    plan = (PlannedDose(day(7), 1.5), PlannedDose(day(2), 3.0))
+    checkins = [CheckIn(c.day, c.dose_taken) for c in diary(7)]
+    assert "titration-step-due" not in codes(run(checkins, plan=plan))
+
+
+def test_sleep_disturbed_since_the_first_check_in_in_the_window_counts_from_there():
+    plan = (PlannedDose(day(12), 1.5),)
+    checkins = [CheckIn(c.day, True, None, BEDTIME, side_effects=(SideEffect("insomnia", 1),))
+                for c in diary(10)]
+    flags = run(checkins, plan=plan)
+    flag = next(f for f in flags if f.code == "sleep-suggest-morning")
+    assert "for 10 days" in flag.reason
+
+
+def test_every_rule_cites_sources_that_exist_and_policy_rules_cite_none():
+    text = resources.files("lowdose.knowledge").joinpath("data", "sources.toml")
+    known = set(tomllib.loads(text.read_text("utf-8"))["sources"])
+    assert RULES.cited() and set(RULES.cited()) <= known
+    # thresholds no study sets are marked policy in the data and cite nothing
+    assert RULES.adherence.sources == () and RULES.checkins.sources == ()

@@ -289,3 +289,58 @@ def test_t_cdf_matches_the_closed_forms_for_1_and_2_degrees_of_freedom(x):
     [0.01, 0.05, 0.5, 0.95, 0.999], [1, 3, 12, 100, 2000])))
 def test_t_quantile_matches_scipy(p, df):
     assert t_quantile(p, df) == pytest.approx(scipy_stats.t.ppf(p, df), rel=1e-7, abs=1e-9)
+
+
+def test_check_ins_become_one_observation_per_rating_for_the_analysis():
+    from lowdose.core.diary import CheckIn, observations
+
+    checkins = [CheckIn(START + timedelta(d), True, ratings={"pain": 6 if d < 0 else 3,
+                                                              "sleep": 5})
+                for d in range(-10, 40)]
+    rows = observations(checkins)
+    assert len(rows) == 100 and rows[0] == Observation(START - timedelta(10), "pain", 6.0)
+    by_measure = {m.measure: m for m in analyze(rows).measures}
+    assert by_measure["pain"].effect.estimate == pytest.approx(-3.0)
+    assert by_measure["sleep"].summary.startswith("Consistent with no change")
+
+
+def test_a_measure_without_a_cited_mid_gets_no_improvement_chance():
+    rng = np.random.default_rng(8)
+    offsets, values, recorded = simulate(rng, effect=-4.0, level=12.0, sd=1.0)
+    result = analyze(diary("phq9", offsets, values, recorded, clip=False)).measures[0]
+    assert result.effect.p_mid is None and result.mid is None
+    assert result.summary.startswith("Phq9 improved") and "Chance" not in result.summary
+
+
+def test_an_unknown_measure_with_no_change_says_so():
+    rng = np.random.default_rng(12)
+    offsets, values, recorded = simulate(rng, effect=0.0, rho=0.3)
+    result = analyze(diary("stiffness", offsets, values, recorded)).measures[0]
+    assert result.effect.low <= 0 <= result.effect.high
+    assert result.summary.startswith("Consistent with no change: stiffness")
+
+
+@pytest.mark.parametrize(("days", "values", "shifted", "message"), [
+    ([1, 2, 3], [1.0, 2.0], [False, True, True], "same length"),
+    ([1, 1, 2, 3], [1.0, 2.0, 3.0, 4.0], [False, False, True, True], "distinct"),
+    ([1, 2, 3, 4], [1.0, 2.0, 3.0, 4.0], [False, True, True, True], "at least 2 days"),
+])
+def test_the_fit_refuses_what_it_cannot_estimate(days, values, shifted, message):
+    with pytest.raises(ValueError, match=message):
+        fit_level_shift(days, values, shifted)
+
+
+def test_an_exact_fit_puts_all_probability_on_one_side_of_a_threshold():
+    fit = fit_level_shift([1, 2, 3, 4], [5.0, 5.0, 2.0, 2.0], [False, False, True, True])
+    assert (fit.shift, fit.se) == pytest.approx((-3.0, 0.0))
+    assert fit.probability_above(-3.5) == 1.0 and fit.probability_above(-2.5) == 0.0
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: t_cdf(1.0, 0), "degrees of freedom"),
+    (lambda: t_quantile(1.0, 5), "between 0 and 1"),
+    (lambda: t_quantile(0.0, 5), "between 0 and 1"),
+])
+def test_t_functions_refuse_impossible_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

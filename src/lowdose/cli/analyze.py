@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import sys
 from datetime import date
 from pathlib import Path
@@ -130,7 +131,7 @@ def _value(text: str, line: int, instrument: Instrument | None) -> float:
         value = float(text)
     except ValueError:
         raise InputError(f"line {line}: value", f"{text!r} is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise InputError(f"line {line}: value", f"{text!r} is not a finite number")
     if instrument is not None:
         low, high = instrument.minimum, instrument.maximum

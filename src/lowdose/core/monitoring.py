@@ -194,7 +194,7 @@ def _red_flags(recent: Sequence[CheckIn], today: date, rules: MonitoringRules,
 
 
 @dataclass(frozen=True)
-class _Run:
+class EffectRun:
     """A side effect recorded at every check-in from `first` to `last` (still present)."""
 
     name: str
@@ -207,20 +207,20 @@ class _Run:
         return (self.last - self.first).days + 1
 
 
-def ongoing_effects(recent: Sequence[CheckIn]) -> list[_Run]:
+def ongoing_effects(recent: Sequence[CheckIn]) -> list[EffectRun]:
     """Side effects present at the latest check-in, with the day each run began. A check-in
     without the effect ends its run; a day without any check-in does not (nothing known)."""
-    runs: dict[str, _Run] = {}
+    runs: dict[str, EffectRun] = {}
     for checkin in recent:
         present: dict[str, SideEffect] = {_key(e.name): e for e in checkin.present_effects()}
         runs = {key: run for key, run in runs.items() if key in present}
         for key, effect in present.items():
             first = runs[key].first if key in runs else checkin.day
-            runs[key] = _Run(effect.name, first, checkin.day, effect.severity)
+            runs[key] = EffectRun(effect.name, first, checkin.day, effect.severity)
     return sorted(runs.values(), key=lambda r: (r.first, r.name))
 
 
-def _side_effects(recent: Sequence[CheckIn], runs: Sequence[_Run],
+def _side_effects(recent: Sequence[CheckIn], runs: Sequence[EffectRun],
                   changes: Sequence[DoseChange], rules: MonitoringRules,
                   lookup: _Names) -> list[Flag]:
     side = rules.side_effects
@@ -267,7 +267,7 @@ def _doses_in_evening(recent: Sequence[CheckIn], rules: MonitoringRules) -> bool
     return not times or times[-1] >= rules.sleep.morning_before
 
 
-def _sleep(recent: Sequence[CheckIn], runs: Sequence[_Run], rules: MonitoringRules,
+def _sleep(recent: Sequence[CheckIn], runs: Sequence[EffectRun], rules: MonitoringRules,
            lookup: _Names) -> list[Flag]:
     sleep_runs = [r for r in runs if lookup.is_sleep(r.name)]
     if not sleep_runs or not _doses_in_evening(recent, rules):
@@ -431,6 +431,3 @@ def _join(names: Sequence[str]) -> str:
     unique = list(dict.fromkeys(names))
     return unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " and " + unique[-1]
 
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]

@@ -56,8 +56,6 @@ class LevelShift:
     def probability_above(self, threshold: float) -> float:
         """P(true shift ≥ threshold), reading the t sampling distribution as a flat-prior
         posterior (an approximation)."""
-        if self.se == 0:
-            return 1.0 if self.shift >= threshold else 0.0
         return 1.0 - t_cdf((threshold - self.shift) / self.se, self.df)
 
 
@@ -178,11 +176,9 @@ def t_quantile(p: float, df: float) -> float:
 
 
 def _betainc(a: float, b: float, x: float) -> float:
-    """Regularised incomplete beta I_x(a, b) by its continued fraction."""
+    """Regularised incomplete beta I_x(a, b) for 0 ≤ x < 1, by its continued fraction."""
     if x <= 0.0:
         return 0.0
-    if x >= 1.0:
-        return 1.0
     front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
                      + a * math.log(x) + b * math.log1p(-x))
     # The fraction converges fast only below this point; use the symmetry above it.
