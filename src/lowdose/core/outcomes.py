@@ -23,8 +23,8 @@ from lowdose.knowledge.monitoring import MonitoringRules
 Status = Literal["ok", "insufficient-data"]
 
 CAVEAT = ("A before–after comparison cannot separate LDN from other changes over the same "
-           "time (season, other treatments, the natural course), and with several measures "
-           "one can look changed by chance; your clinician can help weigh it.")
+          "time (season, other treatments, the natural course), and with several measures "
+          "one can look changed by chance; your clinician can help weigh it.")
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,8 @@ class MeasureOutcome:
 
     def to_dict(self) -> dict[str, object]:
         effect = self.effect
+        # The fitted means, so treatment − baseline is exactly the effect; `phases` has the
+        # plain averages of the recorded days.
         return {
             "measure": self.measure,
             "status": self.status,
