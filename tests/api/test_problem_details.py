@@ -45,6 +45,10 @@ def assert_problem(response: httpx.Response, status: int, path: str) -> dict[str
                                "start": "2025-06-02", "mg_per_ml": 5}, "mg_per_ml"),
         ("/api/v1/formulate", {"dose_mg": 4.5, "form": "tincture", "quantity": 30,
                                "start": "2025-06-02"}, "form"),
+        # Dates past the calendar's ends: the hold would start before year 1.
+        ("/api/v1/periop", {"surgery_at": "0001-01-01T01:00", "as_of": "0001-01-01T00:00"},
+         "body"),
+        ("/api/v1/plan", {**PLAN, "every_days": 10**9}, "body"),
     ],
 )
 def test_bad_input_is_a_422_naming_the_field(

@@ -118,6 +118,8 @@ def test_plan_starts_today_when_no_date_is_given(lowdose: RunLowdose) -> None:
         (["--protocol", "no-such-protocol"], "--protocol"),
         (["--protocol", "trial-fixed", "--from", "2025-13-01"], "--from"),
         (["--protocol", "trial-fixed", "--syringe-ml", "0.1"], "--syringe-ml"),
+        # Steps so long that the plan would end after the year 9999.
+        (["--start", "0.5", "--step", "0.5", "--every", "999999", "--target", "4.5"], "input"),
     ],
 )
 def test_bad_values_exit_1_naming_the_option(

@@ -107,6 +107,16 @@ async def _on_input_error(request: Request, exc: Exception) -> ProblemResponse:
     return invalid_input(request, [{"field": exc.field, "message": exc.message}])
 
 
+# Date arithmetic past year 9999 (or before year 1) raises OverflowError; only extreme input
+# gets there, so it is the client's problem, told plainly, not a server error.
+OUT_OF_RANGE = ("a date, or a number of days or hours, is so large that the result falls "
+                "outside the calendar (years 1–9999)")
+
+
+async def _on_overflow(request: Request, exc: Exception) -> ProblemResponse:
+    return invalid_input(request, [{"field": "body", "message": OUT_OF_RANGE}])
+
+
 async def _on_http(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, HTTPException)
     phrase = HTTPStatus(exc.status_code).phrase
@@ -125,6 +135,7 @@ def install(app: FastAPI) -> None:
     """Answer every error of `app` with problem details."""
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(InputError, _on_input_error)
+    app.add_exception_handler(OverflowError, _on_overflow)
     app.add_exception_handler(HTTPException, _on_http)
     app.add_exception_handler(Exception, _on_crash)
 

@@ -51,6 +51,10 @@ def main() -> None:
         _fail([(exc.field, exc.message)])
     except InputProblems as exc:
         _fail(exc.problems)
+    except OverflowError:
+        # Only extreme input gets date arithmetic past year 9999 (or before year 1).
+        _fail([("input", "a date, or a number of days or hours, is so large that the result "
+                         "falls outside the calendar (years 1–9999)")])
 
 
 def _fail(problems: list[tuple[str, str]]) -> None:
