@@ -168,6 +168,18 @@ def test_a_missing_file_exits_1_naming_it(lowdose: RunLowdose, tmp_path: Path) -
     assert run.stderr.startswith("error: PROFILE: no such file")
 
 
+def test_a_folder_or_a_binary_file_exits_1_naming_the_profile(
+    lowdose: RunLowdose, tmp_path: Path
+) -> None:
+    binary = tmp_path / "profile.json"
+    binary.write_bytes(b"\xff\xfe\x00profile")
+    for path, problem in ((tmp_path, "is a folder"), (binary, "is not UTF-8")):
+        run = lowdose("screen", str(path))
+        assert run.code == 1
+        assert run.stderr.startswith("error: PROFILE: ")
+        assert problem in run.stderr
+
+
 def test_no_profile_is_a_usage_error(lowdose: RunLowdose) -> None:
     run = lowdose("screen")
     assert run.code == 2
