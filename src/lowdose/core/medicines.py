@@ -9,7 +9,7 @@ misspelt word is close to names of different classes the result is `ambiguous`, 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -22,7 +22,8 @@ from lowdose.knowledge.medicines import (
     MedicineVocabulary,
     RxNormProduct,
     Tokens,
-    tokenize,
+    normalize,
+    token_spans,
 )
 
 MATCHED, AMBIGUOUS, UNKNOWN = "matched", "ambiguous", "unknown"
@@ -66,6 +67,7 @@ class ConceptMatch:
     confidence: float
     words: str
     sources: tuple[str, ...]
+    primary: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"concept": self.concept, "name": self.name, "brand": self.brand,
@@ -166,28 +168,30 @@ def recognize(text: str | None, rxnorm: str | None,
     rxnorm = rxnorm.strip() if rxnorm else None
     if not text and not rxnorm:
         raise InputError("text", "give the medicine's name or its RxNorm code")
-    tokens = tokenize(text or "")
+    normalized = normalize(text or "")
+    tokens, offsets = token_spans(normalized)
     product = vocabulary.rxnorm.get(rxnorm) if rxnorm else None
     found = _find_names(tokens, vocabulary)
     matches = _concept_matches(found, vocabulary)
-    route, form = _dosage(tokens, vocabulary, product, matches)
+    cues = _scan(tokens, vocabulary)
+    route, form = _dosage(cues, vocabulary, product, matches)
     if product is not None:
         matches = [_product_match(product, vocabulary), *matches]
     readings = _readings(matches, route, form, vocabulary)
     primary = readings[0].primary if readings else ()
     ingredients = tuple(dict.fromkeys(i for m in matches for i in m.ingredients))
     status = AMBIGUOUS if found.ambiguous else MATCHED if matches else UNKNOWN
-    strengths = _strengths(text or "", found, matches, product, vocabulary)
-    stopped = _has_phrase(tokens, vocabulary.text.stopped)
+    strengths = _strengths(normalized, offsets, found, matches, product, vocabulary)
+    stopped = _has(cues, vocabulary.text.stopped)
     return Recognition(
         text=text, rxnorm=rxnorm, status=status, matches=tuple(matches),
         candidates=tuple(found.ambiguous), readings=readings, ingredients=ingredients,
         strengths=strengths,
-        daily=_daily(text or "", tokens, strengths, primary, vocabulary),
+        daily=_daily(normalized, cues, strengths, primary, vocabulary),
         route=route, form=form,
-        as_needed=_has_phrase(tokens, vocabulary.text.as_needed),
-        stopped=stopped, stopped_on=_stop_date(text or "") if stopped else None,
-        ldn_cue=_has_phrase(tokens, vocabulary.text.ldn),
+        as_needed=_has(cues, vocabulary.text.as_needed),
+        stopped=stopped, stopped_on=_stop_date(normalized) if stopped else None,
+        ldn_cue=_has(cues, vocabulary.text.ldn),
         sources=tuple(dict.fromkeys(s for m in matches for s in m.sources)),
     )
 
@@ -236,7 +240,8 @@ def _find_names(tokens: Tokens, vocabulary: MedicineVocabulary) -> _Found:
 
 def _longest_name(tokens: Sequence[str], start: int,
                   vocabulary: MedicineVocabulary) -> tuple[int, Any] | None:
-    for n in range(min(vocabulary.max_name_tokens, len(tokens) - start), 0, -1):
+    longest = vocabulary.longest_from.get(tokens[start], 0)
+    for n in range(min(longest, len(tokens) - start), 0, -1):
         hits = vocabulary.names.get(tuple(tokens[start:start + n]))
         if hits:
             return start + n, hits
@@ -301,7 +306,7 @@ def _match(concept: Concept, method: str, confidence: float, words: str) -> Conc
     return ConceptMatch(
         concept=concept.id, name=concept.name, brand=concept.name if concept.brand else None,
         cls=concept.cls, ingredients=concept.ingredients, method=method,
-        confidence=confidence, words=words, sources=concept.sources,
+        confidence=confidence, words=words, sources=concept.sources, primary=concept.primary,
     )
 
 
@@ -320,7 +325,7 @@ def _product_match(product: RxNormProduct, vocabulary: MedicineVocabulary) -> Co
     return ConceptMatch(
         concept=f"rxnorm:{product.code}", name=product.display, brand=brand, cls=product.cls,
         ingredients=product.ingredients, method=RXNORM, confidence=1.0, words=product.code,
-        sources=product.sources,
+        sources=product.sources, primary=product.primary,
     )
 
 
@@ -336,53 +341,58 @@ def _readings(matches: list[ConceptMatch], route: str | None, form: str | None,
     the ingredients of a product already named ("Norco (hydrocodone/APAP)").
     """
     products = [m for m in matches if m.brand or m.method == RXNORM]
+    if len(matches) == 1:  # the usual case: one product or one substance named
+        only = matches[0]
+        if only in products:
+            return (Reading(only.cls, only.primary, (only.brand,) if only.brand else ()),)
+        return (Reading(vocabulary.classify(only.ingredients, route, form), only.primary, ()),)
     in_products = {i for m in products for i in m.ingredients}
     loose = tuple(dict.fromkeys(i for m in matches if m not in products
                                 for i in m.ingredients if i not in in_products))
-    parts = [(m.cls, m.ingredients, (m.brand,) if m.brand else ()) for m in products]
+    parts = [(m.cls, m.primary, (m.brand,) if m.brand else ()) for m in products]
     if loose:
-        parts.append((vocabulary.classify(loose, route, form), loose, ()))
+        parts.append((vocabulary.classify(loose, route, form), vocabulary.primary(loose), ()))
     merged: dict[str, tuple[list[str], list[str]]] = {}
-    for cls, ingredients, brands in parts:
-        primary, named = merged.setdefault(cls, ([], []))
-        primary.extend(i for i in _primary(ingredients, vocabulary) if i not in primary)
+    for cls, primary, brands in parts:
+        ingredients, named = merged.setdefault(cls, ([], []))
+        ingredients.extend(i for i in primary if i not in ingredients)
         named.extend(b for b in brands if b not in named)
     return tuple(Reading(cls, tuple(merged[cls][0]), tuple(merged[cls][1]))
                  for cls in sorted(merged, key=vocabulary.rank))
 
 
-def _primary(ingredients: Sequence[str], vocabulary: MedicineVocabulary) -> list[str]:
-    top = vocabulary.most_significant(vocabulary.ingredients[i].cls for i in ingredients)
-    return [i for i in ingredients if vocabulary.ingredients[i].cls == top]
-
-
 # --- route, form, cues ---------------------------------------------------------------------
 
 
-def _phrases_in(tokens: Tokens, phrases: Iterable[Tokens]) -> list[tuple[int, Tokens]]:
+def _scan(tokens: Tokens, vocabulary: MedicineVocabulary) -> list[tuple[int, Tokens]]:
+    """(position, phrase) of every form, route, frequency and cue phrase in the text."""
     found: list[tuple[int, Tokens]] = []
-    for phrase in phrases:
-        n = len(phrase)
-        found.extend((i, phrase) for i in range(len(tokens) - n + 1)
-                     if tokens[i:i + n] == phrase)
-    return sorted(found)
+    for i, word in enumerate(tokens):
+        for phrase in vocabulary.text.starting_with.get(word, ()):
+            if tokens[i:i + len(phrase)] == phrase:
+                found.append((i, phrase))
+    return found
 
 
-def _has_phrase(tokens: Tokens, phrases: Iterable[Tokens]) -> bool:
-    return bool(_phrases_in(tokens, phrases))
+def _of(cues: list[tuple[int, Tokens]], kind: Container[Tokens]) -> list[Tokens]:
+    return [phrase for _, phrase in cues if phrase in kind]
 
 
-def _dosage(tokens: Tokens, vocabulary: MedicineVocabulary, product: RxNormProduct | None,
+def _has(cues: list[tuple[int, Tokens]], kind: Container[Tokens]) -> bool:
+    return any(phrase in kind for _, phrase in cues)
+
+
+def _dosage(cues: list[tuple[int, Tokens]], vocabulary: MedicineVocabulary,
+            product: RxNormProduct | None,
             matches: list[ConceptMatch]) -> tuple[str | None, str | None]:
     """Route and form: an RxNorm product says them; otherwise the words of the text do, and
     what they leave open comes from a named brand that exists in one form only."""
     if product is not None and product.form:
         return product.route, product.form
     text = vocabulary.text
-    forms = _phrases_in(tokens, text.forms)
-    routes = _phrases_in(tokens, text.routes)
-    form, usual_route = text.forms[forms[0][1]] if forms else (None, None)
-    route = text.routes[routes[0][1]] if routes else None
+    forms, routes = _of(cues, text.forms), _of(cues, text.routes)
+    form, usual_route = text.forms[forms[0]] if forms else (None, None)
+    route = text.routes[routes[0]] if routes else None
     brands = [vocabulary.concepts[m.concept] for m in matches if m.brand]
     brand = brands[0] if len(brands) == 1 else None
     if route is None and brand is not None and form in (None, brand.form):
@@ -406,6 +416,7 @@ def _stop_date(text: str) -> date | None:
 
 # --- strengths and daily amounts -----------------------------------------------------------
 
+_DIGIT = re.compile(r"\d")
 _NUMBER = r"\d+(?:\.\d+)?"
 _STRENGTH = re.compile(
     rf"(?<![\d.#/])(?P<values>{_NUMBER}(?:\s*/\s*{_NUMBER})*)\s*"
@@ -437,26 +448,34 @@ def _number(text: str) -> float:
     return _WORD_NUMBERS.get(text) or float(text)
 
 
+_UNIT_NAMES = {"µg": "mcg", "ug": "mcg", "mcg/hr": "mcg/h", "mcg/hour": "mcg/h",
+               "µg/h": "mcg/h", "µg/hr": "mcg/h", "µg/hour": "mcg/h", "ug/h": "mcg/h",
+               "ug/hr": "mcg/h", "ug/hour": "mcg/h", "mg/hr": "mg/h", "mg/5ml": "mg/5 ml"}
+
+
 def _unit(raw: str | None) -> str | None:
     if raw is None:
         return None
-    raw = re.sub(r"\s+", "", raw).replace("µg", "mcg").replace("ug", "mcg")
-    return re.sub(r"/h(?:r|our)?$", "/h", raw)
+    unit = "".join(raw.split())
+    return _UNIT_NAMES.get(unit, unit)
 
 
-def _strengths(text: str, found: _Found, matches: list[ConceptMatch],
-               product: RxNormProduct | None,
+def _strengths(text: str, offsets: tuple[int, ...], found: _Found,
+               matches: list[ConceptMatch], product: RxNormProduct | None,
                vocabulary: MedicineVocabulary) -> tuple[Strength, ...]:
+    """Strengths as written, each given to its ingredient; else a product's fixed ones."""
     if product is not None and product.strengths:
         return tuple(Strength(s.ingredient, s.value, s.unit) for s in product.strengths)
-    lowered = _DAILY.sub(" ", text.lower())
     written: list[Strength] = []
-    for m in _STRENGTH.finditer(lowered):
-        values = [float(v) for v in re.split(r"\s*/\s*", m.group("values"))]
+    # Daily totals ("60-100 mg/day") are not strengths; blank them, keeping the offsets.
+    text = _DAILY.sub(lambda m: " " * len(m.group(0)), text) if _DIGIT.search(text) else ""
+    for m in _STRENGTH.finditer(text):
+        values = [float(v) for v in m.group("values").replace(" ", "").split("/")]
         unit = _unit(m.group("unit"))
         if unit is None and len(values) < 2:
             continue  # a bare number is a count or a time, not a strength
-        targets = _strength_targets(values, found, matches, vocabulary)
+        before = [h for h in found.hits if offsets[h.start] < m.start()]
+        targets = _strength_targets(values, before or found.hits, matches, vocabulary)
         if targets is not None:
             written.extend(Strength(i, v, unit or "mg") for i, v in zip(targets, values,
                                                                          strict=True))
@@ -467,16 +486,19 @@ def _strengths(text: str, found: _Found, matches: list[ConceptMatch],
     return tuple(fixed)
 
 
-def _strength_targets(values: list[float], found: _Found, matches: list[ConceptMatch],
+def _strength_targets(values: list[float], hits: list[_Hit], matches: list[ConceptMatch],
                       vocabulary: MedicineVocabulary) -> tuple[str, ...] | None:
-    """Which ingredient each written number belongs to.
+    """Which ingredient each written number belongs to (`hits`: names written before it).
 
     `5/325` after a brand follows the combinations on the market, else the brand's usual
     order (opioid first); after named substances it follows the order they were written in;
-    a single number belongs to the entry's most significant ingredient.
+    a single number belongs to the substance named just before it, else to the entry's most
+    significant ingredient.
     """
-    named = [vocabulary.concepts[h.concept] for h in found.hits]
+    named = [vocabulary.concepts[h.concept] for h in hits]
     loose = list(dict.fromkeys(i for c in named if not c.brand for i in c.ingredients))
+    if len(values) == 1 and named and not named[-1].brand:
+        return (_most_significant(named[-1].ingredients, vocabulary),)
     brands = [vocabulary.concepts[m.concept] for m in matches if m.brand
               and m.concept in vocabulary.concepts]
     if len(values) == 1:
@@ -503,7 +525,7 @@ def _brand_order(brand: Concept, values: list[float]) -> tuple[str, ...]:
     return brand.ingredients
 
 
-def _doses_per_day(text: str, tokens: Tokens,
+def _doses_per_day(text: str, cues: list[tuple[int, Tokens]],
                    vocabulary: MedicineVocabulary) -> tuple[float, float] | None:
     every = _EVERY_HOURS.search(text)
     if every:
@@ -515,18 +537,19 @@ def _doses_per_day(text: str, tokens: Tokens,
     if times:
         n = _number(times.group("n"))
         return n, n
-    phrases = _phrases_in(tokens, vocabulary.text.frequency)
+    phrases = _of(cues, vocabulary.text.frequency)
     if phrases:
         # Prefer the longest phrase ("three times a day" over "a day").
-        phrase = max(phrases, key=lambda p: len(p[1]))[1]
-        n = vocabulary.text.frequency[phrase]
+        n = vocabulary.text.frequency[max(phrases, key=len)]
         return n, n
     return None
 
 
-def _daily(text: str, tokens: Tokens, strengths: tuple[Strength, ...],
+def _daily(text: str, cues: list[tuple[int, Tokens]], strengths: tuple[Strength, ...],
            primary: tuple[str, ...], vocabulary: MedicineVocabulary) -> tuple[DailyAmount, ...]:
-    lowered = text.lower()
+    if not _DIGIT.search(text):
+        return ()
+    lowered = text
     stated = _DAILY.search(lowered)
     if stated:
         factor = _TO_MG[_unit(stated.group("unit")) or "mg"]
@@ -534,9 +557,11 @@ def _daily(text: str, tokens: Tokens, strengths: tuple[Strength, ...],
         high = float(stated.group("high") or stated.group("low")) * factor
         target = primary[0] if primary else (strengths[0].ingredient if strengths else None)
         return (DailyAmount(target, low, high),) if target else ()
+    if not any(s.unit in _TO_MG for s in strengths):
+        return ()
     units = _UNITS_PER_DOSE.search(lowered)
     per_dose = _number(units.group("n")) if units else 1.0
-    per_day = _doses_per_day(lowered, tokens, vocabulary)
+    per_day = _doses_per_day(lowered, cues, vocabulary)
     if units and units.group("per_day"):
         per_day, per_dose = (per_dose, per_dose), 1.0
     if per_day is None:

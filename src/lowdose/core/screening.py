@@ -234,10 +234,9 @@ def _medication_findings(med: Medication, rec: Recognition, profile: Profile,
     for cls in rec.classes:
         if cls not in rules.opioid_classes:
             yield from _class_findings(cls, med, rec, profile, rules)
-    for rule in rules.rules.values():
-        hit = [i for i in rec.ingredients if i in rule.ingredients]
-        if hit:
-            yield _finding(rule, _trigger(med), rec.label(), {})
+    named = {rule.code: rule for i in rec.ingredients for rule in rules.by_ingredient.get(i, ())}
+    for rule in named.values():
+        yield _finding(rule, _trigger(med), rec.label(), {})
 
 
 def _unrecognised(med: Medication, rec: Recognition, rules: ScreeningRules) -> Finding:
@@ -311,9 +310,8 @@ def _class_findings(cls: str, med: Medication, rec: Recognition, profile: Profil
     elif cls == "naltrexone":
         yield _naltrexone(rec, trigger, matched, profile, rules)
     else:
-        for rule in rules.rules.values():
-            if cls in rule.classes:
-                yield _finding(rule, trigger, matched, {}, variant=cls)
+        for rule in rules.by_class.get(cls, ()):
+            yield _finding(rule, trigger, matched, {}, variant=cls)
 
 
 def _loperamide(rec: Recognition, trigger: str, matched: str, rules: ScreeningRules) -> Finding:
@@ -410,8 +408,8 @@ def _condition_findings(profile: Profile, rules: ScreeningRules) -> Iterator[Fin
             categories.append(("severe-renal", text))
         seen: set[str] = set()
         for category, words in categories:
-            for rule in rules.rules.values():
-                if category in rule.conditions and rule.code not in seen:
+            for rule in rules.by_condition.get(category, ()):
+                if rule.code not in seen:
                     seen.add(rule.code)
                     yield _finding(rule, text, words, {}, variant=category)
 

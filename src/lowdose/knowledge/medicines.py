@@ -22,14 +22,24 @@ _ABBREVIATION = re.compile(r"\b(?:[a-z]\.){2,}")
 _TOKEN = re.compile(r"#\d+|\d+(?:\.\d+)?|[^\W\d_]+")
 
 
+def normalize(text: str) -> str:
+    """Lower case, with dotted abbreviations closed up (`b.i.d.` → `bid`)."""
+    return _ABBREVIATION.sub(lambda m: m.group(0).replace(".", ""), text.lower())
+
+
 def tokenize(text: str) -> Tokens:
     """Lower-case words and numbers; `b.i.d.` → `bid`, `Tylenol #3` → (`tylenol`, `#3`).
 
     Names in the vocabulary and medication text go through the same function, so a name
     matches whatever punctuation or spacing the writer used around it.
     """
-    lowered = _ABBREVIATION.sub(lambda m: m.group(0).replace(".", ""), text.lower())
-    return tuple(_TOKEN.findall(lowered))
+    return tuple(_TOKEN.findall(normalize(text)))
+
+
+def token_spans(normalized: str) -> tuple[Tokens, tuple[int, ...]]:
+    """The tokens of already normalized text and where each starts in it."""
+    found = list(_TOKEN.finditer(normalized))
+    return tuple(m.group(0) for m in found), tuple(m.start() for m in found)
 
 
 @dataclass(frozen=True)
@@ -50,7 +60,7 @@ class ClassRule:
     sources: tuple[str, ...]
 
     def applies(self, ingredients: Iterable[str], route: str | None, form: str | None) -> bool:
-        if not self.ingredients_all <= set(ingredients):
+        if not self.ingredients_all.issubset(ingredients):
             return False
         return not self.dosage or route in self.dosage or form in self.dosage
 
@@ -73,6 +83,7 @@ class Concept:
     ldn: bool
     rxnorm: tuple[str, ...]
     sources: tuple[str, ...]
+    primary: tuple[str, ...]  # the ingredients of its most significant class
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,7 @@ class RxNormProduct:
     cls: str
     valuesets: tuple[str, ...]
     sources: tuple[str, ...]
+    primary: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -121,11 +133,12 @@ class TextVocabulary:
     as_needed: frozenset[Tokens]
     stopped: frozenset[Tokens]
     ldn: frozenset[Tokens]
+    # Every phrase above by its first word, so text is scanned once per kind, not per phrase.
+    starting_with: Mapping[str, tuple[Tokens, ...]]
 
     def words(self) -> frozenset[str]:
-        phrases: list[Tokens] = [*self.forms, *self.routes, *self.frequency, *self.as_needed,
-                                 *self.stopped, *self.ldn]
-        return frozenset(word for phrase in phrases for word in phrase)
+        return frozenset(word for phrases in self.starting_with.values()
+                         for phrase in phrases for word in phrase)
 
 
 @dataclass(frozen=True)
@@ -140,23 +153,30 @@ class MedicineVocabulary:
     # Indexes built at load time.
     names: Mapping[Tokens, tuple[NameHit, ...]]
     max_name_tokens: int
+    longest_from: Mapping[str, int]  # first word of a name → most words a name has from it
     fuzzy_words: tuple[str, ...]  # name words a misspelt word may be corrected to
     plain_words: frozenset[str]  # words never corrected (ignore list + text vocabulary)
 
     def rank(self, cls: str) -> int:
         """0 for the most significant class; unknown classes rank last."""
-        try:
-            return self.class_order.index(cls)
-        except ValueError:
-            return len(self.class_order)
+        return _rank_of(self.class_order).get(cls, len(self.class_order))
 
     def most_significant(self, classes: Iterable[str]) -> str:
         return min(classes, key=self.rank)
+
+    def primary(self, ingredients: Iterable[str]) -> tuple[str, ...]:
+        """The ingredients whose class is the most significant among them."""
+        return primary_ingredients(self.ingredients, self.class_order, tuple(ingredients))
 
     def classify(self, ingredients: Iterable[str], route: str | None = None,
                  form: str | None = None) -> str:
         return classify(self.class_rules, self.class_order, self.ingredients,
                         tuple(ingredients), route, form)
+
+
+@cache
+def _rank_of(order: tuple[str, ...]) -> dict[str, int]:
+    return {cls: i for i, cls in enumerate(order)}
 
 
 def classify(rules: Iterable[ClassRule], order: tuple[str, ...],
@@ -167,8 +187,17 @@ def classify(rules: Iterable[ClassRule], order: tuple[str, ...],
     for rule in rules:
         if rule.applies(names, route, form):
             return rule.cls
-    classes = [ingredients[name].cls for name in names]
-    return min(classes, key=lambda c: order.index(c) if c in order else len(order))
+    rank = _rank_of(order)
+    return min((ingredients[name].cls for name in names),
+               key=lambda c: rank.get(c, len(order)))
+
+
+def primary_ingredients(ingredients: Mapping[str, Ingredient], order: tuple[str, ...],
+                        names: tuple[str, ...]) -> tuple[str, ...]:
+    rank = _rank_of(order)
+    ranks = [rank.get(ingredients[n].cls, len(order)) for n in names]
+    top = min(ranks)
+    return tuple(n for n, r in zip(names, ranks, strict=True) if r == top)
 
 
 def class_rules_from(rows: Iterable[Mapping[str, Any]]) -> tuple[ClassRule, ...]:
@@ -195,7 +224,7 @@ def _strength_pairs(table: Mapping[str, Any]) -> tuple[tuple[str, float], ...]:
     return tuple((str(k), float(v)) for k, v in table.items())
 
 
-def _concept(cid: str, row: Mapping[str, Any]) -> Concept:
+def _concept(cid: str, row: Mapping[str, Any], primary: tuple[str, ...]) -> Concept:
     return Concept(
         id=cid,
         name=str(row["name"]),
@@ -211,10 +240,11 @@ def _concept(cid: str, row: Mapping[str, Any]) -> Concept:
         ldn=bool(row.get("ldn", False)),
         rxnorm=tuple(row.get("rxnorm", ())),
         sources=tuple(row.get("sources", ())),
+        primary=primary,
     )
 
 
-def _product(code: str, row: Mapping[str, Any]) -> RxNormProduct:
+def _product(code: str, row: Mapping[str, Any], primary: tuple[str, ...]) -> RxNormProduct:
     return RxNormProduct(
         code=code,
         display=str(row["display"]),
@@ -227,6 +257,7 @@ def _product(code: str, row: Mapping[str, Any]) -> RxNormProduct:
         cls=str(row["class"]),
         valuesets=tuple(row.get("valuesets", ())),
         sources=tuple(row.get("sources", ())),
+        primary=primary,
     )
 
 
@@ -243,9 +274,15 @@ def text_vocabulary_from(text: Mapping[str, Any]) -> TextVocabulary:
               for phrase in _phrases(row["words"])}
     frequency = {tokenize(k): float(v) for k, v in text["frequency"].items()}
     cues = text["cues"]
-    return TextVocabulary(forms=forms, routes=routes, frequency=frequency,
-                          as_needed=_phrases(cues["as_needed"]),
-                          stopped=_phrases(cues["stopped"]), ldn=_phrases(cues["ldn"]))
+    as_needed, stopped, ldn = (_phrases(cues[k]) for k in ("as_needed", "stopped", "ldn"))
+    starting_with: dict[str, set[Tokens]] = {}
+    for phrase in [*forms, *routes, *frequency, *as_needed, *stopped, *ldn]:
+        starting_with.setdefault(phrase[0], set()).add(phrase)
+    return TextVocabulary(
+        forms=forms, routes=routes, frequency=frequency, as_needed=as_needed, stopped=stopped,
+        ldn=ldn, starting_with={w: tuple(sorted(p, key=lambda t: (-len(t), t)))
+                                for w, p in starting_with.items()},
+    )
 
 
 def _name_index(concepts: Mapping[str, Concept]) -> dict[Tokens, tuple[NameHit, ...]]:
@@ -261,9 +298,22 @@ def _name_index(concepts: Mapping[str, Concept]) -> dict[Tokens, tuple[NameHit, 
     return {key: tuple(hits[c] for c in sorted(hits)) for key, hits in index.items()}
 
 
+def _longest_from(names: Iterable[Tokens]) -> dict[str, int]:
+    longest: dict[str, int] = {}
+    for key in names:
+        longest[key[0]] = max(longest.get(key[0], 0), len(key))
+    return longest
+
+
 def vocabulary_from(data: Mapping[str, Any]) -> MedicineVocabulary:
     """Build the vocabulary and its indexes from the parsed `medicines.json`."""
-    concepts = {cid: _concept(cid, row) for cid, row in data["concepts"].items()}
+    ingredients = ingredients_from(data["ingredients"])
+    order = tuple(data["class_order"])
+
+    def primary(row: Mapping[str, Any]) -> tuple[str, ...]:
+        return primary_ingredients(ingredients, order, tuple(row["ingredients"]))
+
+    concepts = {cid: _concept(cid, row, primary(row)) for cid, row in data["concepts"].items()}
     m = data["matching"]
     matching = MatchingParameters(
         fuzzy_threshold=float(m["fuzzy_threshold"]),
@@ -281,15 +331,16 @@ def vocabulary_from(data: Mapping[str, Any]) -> MedicineVocabulary:
     fuzzy = sorted(w for w in correct
                    if w.isalpha() and len(w) >= matching.min_fuzzy_length - 1 and w not in plain)
     return MedicineVocabulary(
-        class_order=tuple(data["class_order"]),
+        class_order=order,
         class_rules=class_rules_from(data["class_rules"]),
-        ingredients=ingredients_from(data["ingredients"]),
+        ingredients=ingredients,
         concepts=concepts,
-        rxnorm={code: _product(code, row) for code, row in data["rxnorm"].items()},
+        rxnorm={code: _product(code, row, primary(row)) for code, row in data["rxnorm"].items()},
         matching=matching,
         text=text,
         names=names,
         max_name_tokens=max(len(k) for k in names),
+        longest_from=_longest_from(names),
         fuzzy_words=tuple(fuzzy),
         plain_words=plain,
     )

@@ -87,6 +87,10 @@ class ScreeningRules:
     paediatric_max_mg: float
     egfr_severe_below: float
     conditions: ConditionVocabulary
+    # Rules by the ingredient, class or condition category that sets them off.
+    by_ingredient: Mapping[str, tuple[Rule, ...]]
+    by_class: Mapping[str, tuple[Rule, ...]]
+    by_condition: Mapping[str, tuple[Rule, ...]]
 
     def rank(self, level: str) -> int:
         """0 for the most severe level; `ok` ranks after every level."""
@@ -145,13 +149,22 @@ def _conditions(data: Mapping[str, Any]) -> ConditionVocabulary:
     )
 
 
+def _index(rules: Mapping[str, Rule], key: str) -> dict[str, tuple[Rule, ...]]:
+    index: dict[str, list[Rule]] = {}
+    for rule in rules.values():
+        for value in sorted(getattr(rule, key)):
+            index.setdefault(value, []).append(rule)
+    return {value: tuple(found) for value, found in index.items()}
+
+
 def rules_from(data: Mapping[str, Any]) -> ScreeningRules:
     """Typed rules from the parsed screening.toml."""
     interval = data["opioid_free_interval"]
     paediatric = data["paediatric"]
+    rules = {code: _rule(code, table) for code, table in data["rules"].items()}
     return ScreeningRules(
         levels=tuple(data["levels"]),
-        rules={code: _rule(code, table) for code, table in data["rules"].items()},
+        rules=rules,
         current_use_hours=float(data["current_use"]["hours"]),
         opioid_classes=frozenset(interval["opioid_classes"]),
         default_interval=Interval(frozenset(), int(interval["default_days"]),
@@ -169,6 +182,9 @@ def rules_from(data: Mapping[str, Any]) -> ScreeningRules:
         paediatric_max_mg=float(paediatric["max_mg"]),
         egfr_severe_below=float(data["renal"]["egfr_below"]),
         conditions=_conditions(data),
+        by_ingredient=_index(rules, "ingredients"),
+        by_class=_index(rules, "classes"),
+        by_condition=_index(rules, "conditions"),
     )
 
 
