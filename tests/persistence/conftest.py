@@ -274,6 +274,10 @@ class Cast:
     def user(self, persona: str) -> UserView:
         return self.ids.users[persona]
 
+    def ctx_of(self, user: UserView, now: datetime = NOW) -> Context:
+        """The context of any user, e.g. one a test just created."""
+        return Context(Actor(user.id, Role(user.role), user.clinic_id), now, SOURCE)
+
 
 def build_cast(db: Database) -> CastIds:
     op = Context(OPERATOR, NOW, "cli")

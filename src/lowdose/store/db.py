@@ -8,6 +8,7 @@ busy timeout instead of failing when a read lock cannot be upgraded.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -38,11 +39,22 @@ def normalise_url(url: str | URL) -> URL:
 def make_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
     """An engine for `url` with lowdose's durability settings applied on every connection."""
     parsed = normalise_url(url)
+    _never_log_rows()
+    # Statement parameters hold patient data: keep them out of SQL logging and error messages.
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
-    engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000})
+        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+    engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000},
+                           hide_parameters=True)
     _tune_sqlite(engine, busy_timeout_ms)
     return engine
+
+
+def _never_log_rows() -> None:
+    # At DEBUG, SQLAlchemy logs every result row, i.e. patient data. Cap its engine logger at
+    # INFO (statements only, parameters hidden) whatever level the operator sets above it.
+    logger = logging.getLogger("sqlalchemy.engine.Engine")
+    if logger.level < logging.INFO:
+        logger.setLevel(logging.INFO)
 
 
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
