@@ -114,7 +114,9 @@ def machine() -> list[tuple[str, str]]:
                 break
     except OSError:
         pass
-    return [("CPU", cpu), ("cores", str(os.cpu_count())),
+    # Other work on the machine slows whole-process runs most: record how busy it was.
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [("CPU", cpu), ("cores", str(os.cpu_count())), ("load average (1, 5, 15 min)", load),
             ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
             ("OS", f"{platform.system()} {platform.release()}"),
             ("date", date.today().isoformat())]
