@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from lowdose.api.app import create_app
 
@@ -43,6 +44,14 @@ def resolve(document: dict[str, Any], ref: str) -> Any:
     return node
 
 
+def api_routes(app: FastAPI) -> list[Any]:
+    """Every documented route of the app, included routers flattened."""
+    routes = [r for r in iter_route_contexts(app.routes)
+              if isinstance(r.original_route, APIRoute) and r.include_in_schema]
+    assert routes, "the app has API routes"
+    return routes
+
+
 def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for path, item in document["paths"].items():
         for method, operation in item.items():
@@ -68,13 +77,14 @@ def test_every_reference_resolves(openapi: dict[str, Any]) -> None:
 def test_every_route_of_the_app_is_documented(
     openapi: dict[str, Any], make_settings: Callable[..., Any]
 ) -> None:
-    app = create_app(make_settings())
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.include_in_schema:
-            for method in route.methods:
-                operation = openapi["paths"][route.path][method.lower()]
-                assert operation.get("summary"), f"{method} {route.path} has no summary"
-                assert "200" in operation["responses"]
+    routes = api_routes(create_app(make_settings()))
+    assert {r.path for r in routes} >= {"/api/v1/health", "/api/v1/screen", "/api/v1/plan",
+                                        "/api/v1/formulate", "/api/v1/periop"}
+    for route in routes:
+        for method in route.methods:
+            operation = openapi["paths"][route.path][method.lower()]
+            assert operation.get("summary"), f"{method} {route.path} has no summary"
+            assert "200" in operation["responses"]
 
 
 def test_operations_have_unique_ids_and_a_success_response(openapi: dict[str, Any]) -> None:
@@ -108,9 +118,43 @@ def test_docs_page_is_served(api: httpx.Client) -> None:
     assert response.status_code == 200
     assert "text/html" in response.headers["content-type"]
     assert "/api/v1/openapi.json" in response.text
+    assert api.get("/api/v1/docs/oauth2-redirect").status_code == 200
+
+
+def test_every_path_lives_under_api_v1(make_settings: Callable[..., Any]) -> None:
+    paths = {r.path for r in iter_route_contexts(create_app(make_settings()).routes)}
+    assert paths - {"/"}
+    assert all(p.startswith("/api/v1/") for p in paths - {"/"}), sorted(paths)
 
 
 def test_front_page_leads_to_the_docs(api: httpx.Client) -> None:
     response = api.get("/", follow_redirects=False)
     assert response.status_code in (302, 307)
     assert response.headers["location"] == "/api/v1/docs"
+
+
+DOCUMENTED = [
+    ("/api/v1/screen", {"as_of": "2025-06-02T09:00", "ldn": {"dose_mg": 4.5},
+                        "medications": [{"text": "Norco 5/325 mg", "last_taken": "2025-06-01"},
+                                        {"text": "Delsym 30 mg"}],
+                        "procedures": [{"at": "2025-06-12T08:00", "opioids_expected": True}]}),
+    ("/api/v1/plan", {"from": "2025-06-02", "protocol": "ldnrt-liquid"}),
+    ("/api/v1/plan", {"from": "2025-06-02", "protocol": "dartmouth-weekly"}),
+    ("/api/v1/formulate", {"dose_mg": 1.5, "form": "liquid", "mg_per_ml": 1, "quantity": 60,
+                           "start": "2025-06-02", "price": 30}),
+    ("/api/v1/formulate", {"dose_mg": 4.5, "form": "capsule", "quantity": 30,
+                           "start": "2025-06-02"}),
+    ("/api/v1/periop", {"surgery_at": "2025-06-12T08:00", "as_of": "2025-06-10T09:00",
+                        "last_taken": "2025-06-09T22:00"}),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), DOCUMENTED, ids=[p for p, _ in DOCUMENTED])
+def test_answers_match_the_documented_response_model(
+    api: httpx.Client, make_settings: Callable[..., Any], path: str, body: dict[str, Any]
+) -> None:
+    route = next(r for r in api_routes(create_app(make_settings())) if r.path == path)
+    response = api.post(path, json=body)
+    assert response.status_code == 200, response.text
+    assert route.response_model is not None
+    route.response_model.model_validate(response.json())
