@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lowdose.knowledge.screening import load_screening_knowledge
 
@@ -183,3 +185,26 @@ def test_a_folder_or_a_binary_file_exits_1_naming_the_profile(
 def test_no_profile_is_a_usage_error(lowdose: RunLowdose) -> None:
     run = lowdose("screen")
     assert run.code == 2
+
+
+documents = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["as_of", "medications", "text", "ldn", "age", "x"]),
+                      inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(document=documents)
+def test_any_json_on_stdin_is_screened_or_refused_never_a_traceback(
+    lowdose: RunLowdose, document: Any
+) -> None:
+    # Floats include NaN and infinity, which json.dumps writes as bare words: handled too.
+    run = lowdose("screen", "-", "--json", stdin=json.dumps(document))
+    assert run.code in (0, 1), run.stderr
+    assert "Traceback" not in run.stderr
+    if run.code == 1:
+        assert run.stderr.startswith("error: ")
