@@ -102,6 +102,13 @@ def test_brands_and_substances_are_recognised_with_their_class(text, cls, label)
     ("fentanyl 25 mcg/hr patch", "fentanyl", [("fentanyl", 25, "mcg/h")]),
     ("acetaminophen 325 MG / hydrocodone bitartrate 5 MG Oral Tablet", "hydrocodone",
      [("acetaminophen", 325, "mg"), ("hydrocodone", 5, "mg")]),
+    ("hydrocodone-acetaminophen 10-325", "hydrocodone",
+     [("hydrocodone", 10, "mg"), ("acetaminophen", 325, "mg")]),
+    ("Norco 5-325", "hydrocodone (Norco)",
+     [("hydrocodone", 5, "mg"), ("acetaminophen", 325, "mg")]),
+    # A hyphen between two numbers is a combination only where one fits: these are ranges.
+    ("oxycodone 5-10 mg every 4 h", "oxycodone", []),
+    ("Percocet 1-2 tabs", "oxycodone (Percocet)", []),
 ])
 def test_combinations_map_strengths_to_their_ingredients(text, label, strengths):
     result = read(text)
@@ -189,6 +196,7 @@ def test_a_corrected_spelling_says_so_with_its_confidence():
     ("paracetamol", "non-opioid"), ("sumatriptan", "non-opioid"), ("Imitrex", "non-opioid"),
     ("vitamin D3 2000 IU", "non-opioid"), ("magnesium glycinate 400 mg", "non-opioid"),
     ("B12 1000 mcg", "non-opioid"), ("fish oil", "non-opioid"), ("melatonin 3 mg", "non-opioid"),
+    ("Zyrtec", "non-opioid"), ("birth control pill", "non-opioid"),
     ("levothyroxine 75 mcg", "thyroid-hormone"), ("naloxone", "opioid-antagonist"),
     ("Narcan", "opioid-antagonist"), ("Movantik", "peripheral-opioid-antagonist"),
 ])
@@ -286,6 +294,7 @@ def test_every_opioid_code_of_the_value_sets_reads_as_an_opioid_without_text():
     ("loperamide 2 mg, 30 tablets a day", 60, 60),
     ("loperamide 2 mg at bedtime", 2, 2),
     ("loperamide 1 g daily", 1000, 1000),
+    ("loperamide 2 mg 1-2 tabs every 4-6 h", 8, 24),
 ])
 def test_daily_amounts_are_read_from_the_schedule(text, low, high):
     (daily,) = read(text).daily

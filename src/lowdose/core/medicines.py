@@ -419,7 +419,7 @@ def _stop_date(text: str) -> date | None:
 _DIGIT = re.compile(r"\d")
 _NUMBER = r"\d+(?:\.\d+)?"
 _STRENGTH = re.compile(
-    rf"(?<![\d.#/])(?P<values>{_NUMBER}(?:\s*/\s*{_NUMBER})*)\s*"
+    rf"(?<![\d.#/-])(?P<values>{_NUMBER}(?:\s*[/-]\s*{_NUMBER})*)\s*"
     r"(?P<unit>mg/ml|mg/5\s*ml|mcg/h(?:r|our)?|µg/h(?:r|our)?|ug/h(?:r|our)?|mg/h(?:r)?|"
     r"mg|mcg|µg|ug|g|iu)?(?![a-z/])",
 )
@@ -435,8 +435,10 @@ _TIMES_A_DAY = re.compile(
     r"\b(?P<n>\d+|one|two|three|four|five|six)\s*(?:x|times)\s*(?:a|per|/|each)?\s*"
     r"(?:day|daily)\b"
 )
+_COUNT = rf"{_NUMBER}|one|two|three|four|half"
 _UNITS_PER_DOSE = re.compile(
-    rf"\b(?P<n>{_NUMBER}|one|two|three|four|half)\s*(?:tablets?|tabs?|capsules?|caps?|pills?)"
+    rf"\b(?P<n>{_COUNT})(?:\s*(?:-|–|to|or)\s*(?P<high>{_COUNT}))?\s*"
+    r"(?:tablets?|tabs?|capsules?|caps?|pills?)"
     r"(?P<per_day>\s*(?:a|per|/|each)\s*day|\s*daily)?"
 )
 _WORD_NUMBERS = {"one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0, "six": 6.0,
@@ -470,12 +472,16 @@ def _strengths(text: str, offsets: tuple[int, ...], found: _Found,
     # Daily totals ("60-100 mg/day") are not strengths; blank them, keeping the offsets.
     text = _DAILY.sub(lambda m: " " * len(m.group(0)), text) if _DIGIT.search(text) else ""
     for m in _STRENGTH.finditer(text):
-        values = [float(v) for v in m.group("values").replace(" ", "").split("/")]
+        written_values = m.group("values").replace(" ", "")
+        values = [float(v) for v in re.split(r"[/-]", written_values)]
         unit = _unit(m.group("unit"))
         if unit is None and len(values) < 2:
             continue  # a bare number is a count or a time, not a strength
+        # "5-325" is a combination only where it fits one; "5-10 mg" is a range of doses.
+        strict = "-" in written_values
         before = [h for h in found.hits if offsets[h.start] < m.start()]
-        targets = _strength_targets(values, before or found.hits, matches, vocabulary)
+        targets = _strength_targets(values, before or found.hits, matches, vocabulary,
+                                    strict=strict)
         if targets is not None:
             written.extend(Strength(i, v, unit or "mg") for i, v in zip(targets, values,
                                                                          strict=True))
@@ -487,17 +493,19 @@ def _strengths(text: str, offsets: tuple[int, ...], found: _Found,
 
 
 def _strength_targets(values: list[float], hits: list[_Hit], matches: list[ConceptMatch],
-                      vocabulary: MedicineVocabulary) -> tuple[str, ...] | None:
+                      vocabulary: MedicineVocabulary, *,
+                      strict: bool = False) -> tuple[str, ...] | None:
     """Which ingredient each written number belongs to (`hits`: names written before it).
 
     `5/325` after a brand follows the combinations on the market, else the brand's usual
     order (opioid first); after named substances it follows the order they were written in;
     a single number belongs to the substance named just before it, else to the entry's most
-    significant ingredient.
+    significant ingredient. `strict`: only a fit with the substances or with a combination
+    on the market counts.
     """
     named = [vocabulary.concepts[h.concept] for h in hits]
     loose = list(dict.fromkeys(i for c in named if not c.brand for i in c.ingredients))
-    if len(values) == 1 and named and not named[-1].brand:
+    if len(values) == 1 and not strict and named and not named[-1].brand:
         return (_most_significant(named[-1].ingredients, vocabulary),)
     brands = [vocabulary.concepts[m.concept] for m in matches if m.brand
               and m.concept in vocabulary.concepts]
@@ -508,7 +516,8 @@ def _strength_targets(values: list[float], hits: list[_Hit], matches: list[Conce
         return tuple(loose)
     for brand in brands:
         if len(brand.ingredients) == len(values):
-            return _brand_order(brand, values)
+            known = _known_order(brand, values)
+            return known if known or strict else brand.ingredients
     return None
 
 
@@ -516,13 +525,14 @@ def _most_significant(ingredients: Sequence[str], vocabulary: MedicineVocabulary
     return min(ingredients, key=lambda i: vocabulary.rank(vocabulary.ingredients[i].cls))
 
 
-def _brand_order(brand: Concept, values: list[float]) -> tuple[str, ...]:
+def _known_order(brand: Concept, values: list[float]) -> tuple[str, ...] | None:
+    """The ingredient order in which `values` is a combination the brand is sold in."""
     for known in brand.known_strengths:
         table = dict(known)
         for order in (brand.ingredients, tuple(reversed(brand.ingredients))):
             if all(table.get(i) == v for i, v in zip(order, values, strict=True)):
                 return tuple(order)
-    return brand.ingredients
+    return None
 
 
 def _doses_per_day(text: str, cues: list[tuple[int, Tokens]],
@@ -547,10 +557,11 @@ def _doses_per_day(text: str, cues: list[tuple[int, Tokens]],
 
 def _daily(text: str, cues: list[tuple[int, Tokens]], strengths: tuple[Strength, ...],
            primary: tuple[str, ...], vocabulary: MedicineVocabulary) -> tuple[DailyAmount, ...]:
+    """Milligrams a day: as stated ("60-100 mg/day"), else strength × units per dose ×
+    doses a day, as a range when the schedule is one ("1-2 tabs q4-6h")."""
     if not _DIGIT.search(text):
         return ()
-    lowered = text
-    stated = _DAILY.search(lowered)
+    stated = _DAILY.search(text)
     if stated:
         factor = _TO_MG[_unit(stated.group("unit")) or "mg"]
         low = float(stated.group("low")) * factor
@@ -559,15 +570,17 @@ def _daily(text: str, cues: list[tuple[int, Tokens]], strengths: tuple[Strength,
         return (DailyAmount(target, low, high),) if target else ()
     if not any(s.unit in _TO_MG for s in strengths):
         return ()
-    units = _UNITS_PER_DOSE.search(lowered)
-    per_dose = _number(units.group("n")) if units else 1.0
-    per_day = _doses_per_day(lowered, cues, vocabulary)
+    units = _UNITS_PER_DOSE.search(text)
+    per_dose = (1.0, 1.0)
+    if units:
+        per_dose = (_number(units.group("n")), _number(units.group("high") or units.group("n")))
+    per_day = _doses_per_day(text, cues, vocabulary)
     if units and units.group("per_day"):
-        per_day, per_dose = (per_dose, per_dose), 1.0
+        per_day, per_dose = per_dose, (1.0, 1.0)
     if per_day is None:
         return ()
     return tuple(
-        DailyAmount(s.ingredient, s.value * _TO_MG[s.unit] * per_dose * per_day[0],
-                    s.value * _TO_MG[s.unit] * per_dose * per_day[1])
+        DailyAmount(s.ingredient, s.value * _TO_MG[s.unit] * per_dose[0] * per_day[0],
+                    s.value * _TO_MG[s.unit] * per_dose[1] * per_day[1])
         for s in strengths if s.unit in _TO_MG
     )
