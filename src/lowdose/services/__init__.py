@@ -7,5 +7,5 @@ takes the `Database` and a `Context` (who, when, from where) and returns frozen 
 `services.errors.NotFound`, `Forbidden`, `Conflict`, `Unauthenticated`.
 
 Modules: accounts, careteams, patients, medicines, courses, checkins, questionnaires,
-procedures, screening.
+procedures, screening, auditlog.
 """

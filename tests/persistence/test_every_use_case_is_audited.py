@@ -1,0 +1,178 @@
+"""Every use case that touches a patient's data leaves an audit event naming that patient.
+
+The table must list every public service function that takes a `patient_id`, so a new use
+case without an entry here fails `test_the_table_lists_every_patient_use_case`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from datetime import date, datetime
+
+import pytest
+from sqlalchemy import select
+
+from lowdose.security import audit
+from lowdose.services import (
+    careteams,
+    checkins,
+    courses,
+    medicines,
+    patients,
+    procedures,
+    questionnaires,
+    screening,
+)
+from lowdose.services.auditlog import verify_audit_log
+from lowdose.services.checkins import CheckinInput
+from lowdose.services.courses import PlanRequest
+from lowdose.services.errors import Forbidden
+from lowdose.store.models import AuditEvent, AuditHead
+
+from .conftest import Cast
+
+MODULES = (careteams, checkins, courses, medicines, patients, procedures, questionnaires,
+           screening)
+DAY = date(2025, 6, 1)
+PLAN = PlanRequest(from_date=DAY, start_mg=1.5, target_mg=1.5)
+Call = Callable[[], object]
+
+
+def _medicine(c: Cast) -> int:
+    return medicines.add_medicine(c.db, c.ctx("patient"), c.ids.alice, text="sertraline").id
+
+
+def _course(c: Cast) -> int:
+    return courses.start_course(c.db, c.ctx("clinician"), c.ids.alice, started_on=DAY).id
+
+
+def _checkin(c: Cast) -> int:
+    return checkins.record_checkin(c.db, c.ctx("patient"), c.ids.alice,
+                                   CheckinInput(date=DAY)).checkin.id
+
+
+def _procedure(c: Cast) -> int:
+    return procedures.add_procedure(c.db, c.ctx("patient"), c.ids.alice, name="scan",
+                                    at=datetime(2025, 7, 1)).id
+
+
+Prepare = Callable[[Cast], Call]
+
+
+def _plain(call: Callable[[Cast], object]) -> Prepare:
+    return lambda c: lambda: call(c)
+
+
+def _after(setup: Callable[[Cast], int], call: Callable[[Cast, int], object]) -> Prepare:
+    """Run `setup` first (its events do not count), then audit `call` on what it made."""
+    def prepare(c: Cast) -> Call:
+        ident = setup(c)
+        return lambda: call(c, ident)
+    return prepare
+
+
+# Each call acts as Clinician Carol (on Alice's care team) or, where only an admin may,
+# as Admin Ada.
+CASES: dict[str, Prepare] = {
+    "careteams.assign_patient": _plain(lambda c: careteams.assign_patient(
+        c.db, c.ctx("admin"), c.ids.team_a, c.ids.alice)),
+    "careteams.unassign_patient": _plain(lambda c: careteams.unassign_patient(
+        c.db, c.ctx("admin"), c.ids.team_a, c.ids.alice)),
+    "checkins.record_checkin": _plain(lambda c: checkins.record_checkin(
+        c.db, c.ctx("clinician"), c.ids.alice, CheckinInput(date=DAY))),
+    "checkins.list_checkins": _plain(lambda c: checkins.list_checkins(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "checkins.checkin_history": _after(_checkin, lambda c, _: checkins.checkin_history(
+        c.db, c.ctx("clinician"), c.ids.alice, DAY)),
+    "courses.start_course": _plain(lambda c: courses.start_course(
+        c.db, c.ctx("clinician"), c.ids.alice, started_on=DAY)),
+    "courses.end_course": _after(_course, lambda c, course: courses.end_course(
+        c.db, c.ctx("clinician"), c.ids.alice, course, ended_on=DAY)),
+    "courses.revise_plan": _after(_course, lambda c, course: courses.revise_plan(
+        c.db, c.ctx("clinician"), c.ids.alice, course, PLAN)),
+    "courses.list_courses": _plain(lambda c: courses.list_courses(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "courses.plan_versions": _after(_course, lambda c, course: courses.plan_versions(
+        c.db, c.ctx("clinician"), c.ids.alice, course)),
+    "medicines.add_medicine": _plain(lambda c: medicines.add_medicine(
+        c.db, c.ctx("clinician"), c.ids.alice, text="aspirin")),
+    "medicines.update_medicine": _after(_medicine, lambda c, med: medicines.update_medicine(
+        c.db, c.ctx("clinician"), c.ids.alice, med, stopped_on=DAY)),
+    "medicines.remove_medicine": _after(_medicine, lambda c, med: medicines.remove_medicine(
+        c.db, c.ctx("clinician"), c.ids.alice, med)),
+    "medicines.list_medicines": _plain(lambda c: medicines.list_medicines(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "medicines.medicine_history": _after(_medicine, lambda c, med: medicines.medicine_history(
+        c.db, c.ctx("clinician"), c.ids.alice, med)),
+    "patients.get_patient": _plain(lambda c: patients.get_patient(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "patients.get_profile": _plain(lambda c: patients.get_profile(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "patients.update_profile": _plain(lambda c: patients.update_profile(
+        c.db, c.ctx("clinician"), c.ids.alice, weight_kg=70)),
+    "patients.link_login": _plain(lambda c: patients.link_login(
+        c.db, c.ctx("admin"), c.ids.alice, None)),
+    "procedures.add_procedure": _plain(lambda c: procedures.add_procedure(
+        c.db, c.ctx("clinician"), c.ids.alice, name="scan", at=datetime(2025, 7, 1))),
+    "procedures.cancel_procedure": _after(_procedure, lambda c, proc: (
+        procedures.cancel_procedure(c.db, c.ctx("clinician"), c.ids.alice, proc))),
+    "procedures.list_procedures": _plain(lambda c: procedures.list_procedures(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "questionnaires.record_response": _plain(lambda c: questionnaires.record_response(
+        c.db, c.ctx("clinician"), c.ids.alice, instrument="pgic",
+        answered_at=datetime(2025, 6, 1), answers={"change": 5})),
+    "questionnaires.list_responses": _plain(lambda c: questionnaires.list_responses(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "screening.screen_patient": _plain(lambda c: screening.screen_patient(
+        c.db, c.ctx("clinician"), c.ids.alice, as_of=datetime(2025, 6, 2, 9))),
+}
+# Use cases that reach patients without a patient_id argument.
+EXTRA: dict[str, Prepare] = {
+    "patients.list_patients": _plain(lambda c: patients.list_patients(c.db, c.ctx("clinician"))),
+}
+
+
+def _public_patient_functions() -> set[str]:
+    found = set()
+    for module in MODULES:
+        short = module.__name__.rsplit(".", 1)[1]
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if (function.__module__ == module.__name__ and not name.startswith("_")
+                    and "patient_id" in inspect.signature(function).parameters):
+                found.add(f"{short}.{name}")
+    return found
+
+
+def test_the_table_lists_every_patient_use_case() -> None:
+    assert _public_patient_functions() == set(CASES)
+
+
+def _last_id(cast: Cast) -> int:
+    with cast.db.transaction(write=False) as session:
+        head = session.get(AuditHead, audit.HEAD_ID)
+        assert head is not None
+        return head.last_id
+
+
+@pytest.mark.parametrize("name", sorted(CASES | EXTRA))
+def test_each_use_case_leaves_an_audit_event_naming_the_patient(cast: Cast, name: str) -> None:
+    call = (CASES | EXTRA)[name](cast)
+    start = _last_id(cast)
+    call()
+    with cast.db.transaction(write=False) as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.id > start)).all()
+    assert [(e.patient_id, e.outcome) for e in events if e.patient_id == cast.ids.alice] != []
+    assert all(e.outcome == "allowed" for e in events)
+
+
+@pytest.mark.parametrize(("persona", "allowed"), [
+    ("operator", True), ("admin", True), ("clinician", False), ("patient", False),
+])
+def test_checking_the_audit_log(cast: Cast, persona: str, allowed: bool) -> None:
+    if not allowed:
+        with pytest.raises(Forbidden):
+            verify_audit_log(cast.db, cast.ctx(persona))
+        return
+    report = verify_audit_log(cast.db, cast.ctx(persona))
+    assert report.ok and report.events == _last_id(cast) - 1  # the check is audited after it
