@@ -37,6 +37,10 @@ PROFILES = {
 }
 
 
+# The shared example profiles (tests/fixtures/profiles), screened through both interfaces.
+EXAMPLES = sorted((Path(__file__).parents[1] / "fixtures" / "profiles").glob("*.json"))
+
+
 @pytest.mark.parametrize("name", PROFILES)
 def test_screen_route_answers_what_the_command_prints(
     api: httpx.Client, lowdose: RunLowdose, tmp_path: Path, name: str
@@ -47,6 +51,17 @@ def test_screen_route_answers_what_the_command_prints(
     path.write_text(json.dumps(PROFILES[name]))
     run = lowdose("screen", str(path), "--json")
     assert run.code == 0, run.stderr
+    assert response.json() == run.json()
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_profile_screens_the_same_over_http_and_the_command_line(
+    api: httpx.Client, lowdose: RunLowdose, path: Path
+) -> None:
+    response = api.post("/api/v1/screen", content=path.read_bytes(),
+                        headers={"content-type": "application/json"})
+    run = lowdose("screen", str(path), "--json")
+    assert (response.status_code, run.code) == (200, 0), (response.text, run.stderr)
     assert response.json() == run.json()
 
 
