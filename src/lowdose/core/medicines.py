@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from rapidfuzz import fuzz, process
-
 from lowdose.errors import InputError
 from lowdose.knowledge.medicines import (
     Concept,
@@ -23,6 +21,7 @@ from lowdose.knowledge.medicines import (
     RxNormProduct,
     Tokens,
     normalize,
+    split_normalized,
     token_spans,
 )
 
@@ -169,7 +168,7 @@ def recognize(text: str | None, rxnorm: str | None,
     if not text and not rxnorm:
         raise InputError("text", "give the medicine's name or its RxNorm code")
     normalized = normalize(text or "")
-    tokens, offsets = token_spans(normalized)
+    tokens = split_normalized(normalized)
     product = vocabulary.rxnorm.get(rxnorm) if rxnorm else None
     found = _find_names(tokens, vocabulary)
     matches = _concept_matches(found, vocabulary)
@@ -179,9 +178,10 @@ def recognize(text: str | None, rxnorm: str | None,
         matches = [_product_match(product, vocabulary), *matches]
     readings = _readings(matches, route, form, vocabulary)
     primary = readings[0].primary if readings else ()
-    ingredients = tuple(dict.fromkeys(i for m in matches for i in m.ingredients))
+    ingredients = (matches[0].ingredients if len(matches) == 1
+                   else tuple(dict.fromkeys(i for m in matches for i in m.ingredients)))
     status = AMBIGUOUS if found.ambiguous else MATCHED if matches else UNKNOWN
-    strengths = _strengths(normalized, offsets, found, matches, product, vocabulary)
+    strengths = _strengths(normalized, found, matches, product, vocabulary)
     stopped = _has(cues, vocabulary.text.stopped)
     return Recognition(
         text=text, rxnorm=rxnorm, status=status, matches=tuple(matches),
@@ -192,7 +192,8 @@ def recognize(text: str | None, rxnorm: str | None,
         as_needed=_has(cues, vocabulary.text.as_needed),
         stopped=stopped, stopped_on=_stop_date(normalized) if stopped else None,
         ldn_cue=_has(cues, vocabulary.text.ldn),
-        sources=tuple(dict.fromkeys(s for m in matches for s in m.sources)),
+        sources=(matches[0].sources if len(matches) == 1
+                 else tuple(dict.fromkeys(s for m in matches for s in m.sources))),
     )
 
 
@@ -218,9 +219,10 @@ class _Found:
 def _find_names(tokens: Tokens, vocabulary: MedicineVocabulary) -> _Found:
     found = _Found()
     consumed = [False] * len(tokens)
+    longest_from = vocabulary.longest_from
     i = 0
     while i < len(tokens):
-        span = _longest_name(tokens, i, vocabulary)
+        span = _longest_name(tokens, i, vocabulary) if tokens[i] in longest_from else None
         if span is None:
             i += 1
             continue
@@ -234,7 +236,8 @@ def _find_names(tokens: Tokens, vocabulary: MedicineVocabulary) -> _Found:
     for position, word in enumerate(tokens):
         if not consumed[position] and _may_be_misspelt(word, vocabulary):
             _correct(tokens, position, consumed, vocabulary, found)
-    found.hits.sort(key=lambda h: (h.start, h.concept))
+    if len(found.hits) > 1:
+        found.hits.sort(key=lambda h: (h.start, h.concept))
     return found
 
 
@@ -258,13 +261,12 @@ def _correct(tokens: Tokens, position: int, consumed: list[bool],
     """Read a misspelt word as the closest name word; several close names of different
     classes make the entry ambiguous rather than a guess."""
     m = vocabulary.matching
-    results = process.extract(tokens[position], vocabulary.fuzzy_words, scorer=fuzz.ratio,
-                              limit=8, score_cutoff=m.fuzzy_threshold - m.ambiguity_margin)
+    results = vocabulary.close_words(tokens[position])
     if not results or results[0][1] < m.fuzzy_threshold:
         return
     best = results[0][1]
     readings: list[tuple[float, int, int, tuple[str, ...]]] = []
-    for word, score, _ in results:
+    for word, score in results:
         if score < best - m.ambiguity_margin:
             continue
         corrected = (*tokens[:position], word, *tokens[position + 1:])
@@ -417,6 +419,7 @@ def _stop_date(text: str) -> date | None:
 # --- strengths and daily amounts -----------------------------------------------------------
 
 _DIGIT = re.compile(r"\d")
+_SEPARATOR = re.compile(r"[/-]")
 _NUMBER = r"\d+(?:\.\d+)?"
 _STRENGTH = re.compile(
     rf"(?<![\d.#/-])(?P<values>{_NUMBER}(?:\s*[/-]\s*{_NUMBER})*)\s*"
@@ -462,34 +465,46 @@ def _unit(raw: str | None) -> str | None:
     return _UNIT_NAMES.get(unit, unit)
 
 
-def _strengths(text: str, offsets: tuple[int, ...], found: _Found,
-               matches: list[ConceptMatch], product: RxNormProduct | None,
+def _strengths(text: str, found: _Found, matches: list[ConceptMatch],
+               product: RxNormProduct | None,
                vocabulary: MedicineVocabulary) -> tuple[Strength, ...]:
     """Strengths as written, each given to its ingredient; else a product's fixed ones."""
     if product is not None and product.strengths:
         return tuple(Strength(s.ingredient, s.value, s.unit) for s in product.strengths)
     written: list[Strength] = []
-    # Daily totals ("60-100 mg/day") are not strengths; blank them, keeping the offsets.
-    text = _DAILY.sub(lambda m: " " * len(m.group(0)), text) if _DIGIT.search(text) else ""
+    if _DIGIT.search(text):
+        if _stated_daily(text):
+            # Daily totals ("60-100 mg/day") are not strengths; blank them, keeping offsets.
+            text = _DAILY.sub(lambda m: " " * len(m.group(0)), text)
+        written = _written_strengths(text, found, matches, vocabulary)
+    if written:
+        return tuple(written)
+    return tuple(Strength(i, v, "mg") for m in matches if m.brand
+                 for i, v in vocabulary.concepts[m.concept].fixed_strengths)
+
+
+def _written_strengths(text: str, found: _Found, matches: list[ConceptMatch],
+                       vocabulary: MedicineVocabulary) -> list[Strength]:
+    written: list[Strength] = []
+    offsets: tuple[int, ...] | None = None
     for m in _STRENGTH.finditer(text):
-        written_values = m.group("values").replace(" ", "")
-        values = [float(v) for v in re.split(r"[/-]", written_values)]
+        values_text = m.group("values").replace(" ", "")
+        values = ([float(values_text)] if values_text.isdigit()
+                  else [float(v) for v in _SEPARATOR.split(values_text)])
         unit = _unit(m.group("unit"))
         if unit is None and len(values) < 2:
             continue  # a bare number is a count or a time, not a strength
+        hits = found.hits
+        if len(hits) > 1:  # only the names written before the number
+            offsets = offsets or token_spans(text)[1]
+            hits = [h for h in found.hits if offsets[h.start] < m.start()] or found.hits
         # "5-325" is a combination only where it fits one; "5-10 mg" is a range of doses.
-        strict = "-" in written_values
-        before = [h for h in found.hits if offsets[h.start] < m.start()]
-        targets = _strength_targets(values, before or found.hits, matches, vocabulary,
-                                    strict=strict)
+        targets = _strength_targets(values, hits, matches, vocabulary,
+                                    strict="-" in values_text)
         if targets is not None:
-            written.extend(Strength(i, v, unit or "mg") for i, v in zip(targets, values,
-                                                                         strict=True))
-    if written:
-        return tuple(written)
-    fixed = [Strength(i, v, "mg") for m in matches if m.brand
-             for i, v in vocabulary.concepts[m.concept].fixed_strengths]
-    return tuple(fixed)
+            written.extend(Strength(i, v, unit or "mg")
+                           for i, v in zip(targets, values, strict=True))
+    return written
 
 
 def _strength_targets(values: list[float], hits: list[_Hit], matches: list[ConceptMatch],
@@ -504,9 +519,11 @@ def _strength_targets(values: list[float], hits: list[_Hit], matches: list[Conce
     on the market counts.
     """
     named = [vocabulary.concepts[h.concept] for h in hits]
-    loose = list(dict.fromkeys(i for c in named if not c.brand for i in c.ingredients))
+    if len(values) == 1 and not strict and named and len(named[-1].ingredients) == 1:
+        return named[-1].ingredients  # "metformin 500 mg", "Ultram 50 mg"
     if len(values) == 1 and not strict and named and not named[-1].brand:
         return (_most_significant(named[-1].ingredients, vocabulary),)
+    loose = list(dict.fromkeys(i for c in named if not c.brand for i in c.ingredients))
     brands = [vocabulary.concepts[m.concept] for m in matches if m.brand
               and m.concept in vocabulary.concepts]
     if len(values) == 1:
@@ -535,15 +552,23 @@ def _known_order(brand: Concept, values: list[float]) -> tuple[str, ...] | None:
     return None
 
 
+def _stated_daily(text: str) -> re.Match[str] | None:
+    """"60-100 mg/day", "2 mg a day": a daily total, not a strength."""
+    if "day" not in text and "/d" not in text and "24" not in text:
+        return None
+    return _DAILY.search(text)
+
+
 def _doses_per_day(text: str, cues: list[tuple[int, Tokens]],
                    vocabulary: MedicineVocabulary) -> tuple[float, float] | None:
-    every = _EVERY_HOURS.search(text)
+    # Cheap word checks first: most entries have no such schedule to search for.
+    every = _EVERY_HOURS.search(text) if "every" in text or "q" in text else None
     if every:
         low_h = float(every.group("low"))
         high_h = float(every.group("high") or low_h)
         if low_h > 0 and high_h > 0:
             return 24 / high_h, 24 / low_h
-    times = _TIMES_A_DAY.search(text)
+    times = _TIMES_A_DAY.search(text) if "times" in text or "x" in text else None
     if times:
         n = _number(times.group("n"))
         return n, n
@@ -561,7 +586,7 @@ def _daily(text: str, cues: list[tuple[int, Tokens]], strengths: tuple[Strength,
     doses a day, as a range when the schedule is one ("1-2 tabs q4-6h")."""
     if not _DIGIT.search(text):
         return ()
-    stated = _DAILY.search(text)
+    stated = _stated_daily(text)
     if stated:
         factor = _TO_MG[_unit(stated.group("unit")) or "mg"]
         low = float(stated.group("low")) * factor
@@ -570,7 +595,8 @@ def _daily(text: str, cues: list[tuple[int, Tokens]], strengths: tuple[Strength,
         return (DailyAmount(target, low, high),) if target else ()
     if not any(s.unit in _TO_MG for s in strengths):
         return ()
-    units = _UNITS_PER_DOSE.search(text)
+    units = (_UNITS_PER_DOSE.search(text)
+             if "tab" in text or "cap" in text or "pill" in text else None)
     per_dose = (1.0, 1.0)
     if units:
         per_dose = (_number(units.group("n")), _number(units.group("high") or units.group("n")))

@@ -122,11 +122,12 @@ def screen(profile: Profile, knowledge: ScreeningKnowledge, *,
     """
     _check(profile, knowledge, hold_hours)
     recognitions = tuple(_recognize(i, m, knowledge) for i, m in enumerate(profile.medications))
+    conditions = [(text, _categories(text, knowledge.rules)) for text in profile.conditions]
     findings = [
         *(f for med, rec in zip(profile.medications, recognitions, strict=True)
           for f in _medication_findings(med, rec, profile, knowledge)),
-        *_condition_findings(profile, knowledge.rules),
-        *_flag_findings(profile, knowledge.rules),
+        *_condition_findings(conditions, knowledge.rules),
+        *_flag_findings(profile, conditions, knowledge.rules),
     ]
     plans = _perioperative(profile, knowledge, hold_hours)
     findings.extend(_hold_finding(plan, procedure, knowledge.rules) for procedure, plan in plans)
@@ -401,11 +402,16 @@ def _contains(tokens: tuple[str, ...], phrases: frozenset[tuple[str, ...]]) -> b
     return any(tokens[i:i + len(p)] == p for p in phrases for i in range(len(tokens)))
 
 
-def _condition_findings(profile: Profile, rules: ScreeningRules) -> Iterator[Finding]:
-    for text in profile.conditions:
-        categories = read_condition(text, rules.conditions)
-        if _severe_egfr(text, rules):
-            categories.append(("severe-renal", text))
+def _categories(text: str, rules: ScreeningRules) -> list[tuple[str, str]]:
+    categories = read_condition(text, rules.conditions)
+    if _severe_egfr(text, rules):
+        categories.append(("severe-renal", text))
+    return categories
+
+
+def _condition_findings(conditions: list[tuple[str, list[tuple[str, str]]]],
+                        rules: ScreeningRules) -> Iterator[Finding]:
+    for text, categories in conditions:
         seen: set[str] = set()
         for category, words in categories:
             for rule in rules.by_condition.get(category, ()):
@@ -422,8 +428,9 @@ def _severe_egfr(text: str, rules: ScreeningRules) -> bool:
     return value <= below if match.group("op") else value < below
 
 
-def _flag_findings(profile: Profile, rules: ScreeningRules) -> Iterator[Finding]:
-    named = {c for text in profile.conditions for c, _ in read_condition(text, rules.conditions)}
+def _flag_findings(profile: Profile, conditions: list[tuple[str, list[tuple[str, str]]]],
+                   rules: ScreeningRules) -> Iterator[Finding]:
+    named = {category for _, found in conditions for category, _ in found}
     if profile.pregnant and "pregnancy" not in named:
         yield _finding(rules.rules["pregnancy"], "pregnant: true", None, {})
     if profile.breastfeeding and "breastfeeding" not in named:

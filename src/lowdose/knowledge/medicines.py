@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
+from rapidfuzz import fuzz, process
+
 Tokens = tuple[str, ...]
+_CLOSE_WORDS_KEPT = 20_000
 
 _ABBREVIATION = re.compile(r"\b(?:[a-z]\.){2,}")
 _TOKEN = re.compile(r"#\d+|\d+(?:\.\d+)?|[^\W\d_]+")
@@ -24,7 +27,10 @@ _TOKEN = re.compile(r"#\d+|\d+(?:\.\d+)?|[^\W\d_]+")
 
 def normalize(text: str) -> str:
     """Lower case, with dotted abbreviations closed up (`b.i.d.` → `bid`)."""
-    return _ABBREVIATION.sub(lambda m: m.group(0).replace(".", ""), text.lower())
+    lowered = text.lower()
+    if "." not in lowered:
+        return lowered
+    return _ABBREVIATION.sub(lambda m: m.group(0).replace(".", ""), lowered)
 
 
 def tokenize(text: str) -> Tokens:
@@ -33,7 +39,12 @@ def tokenize(text: str) -> Tokens:
     Names in the vocabulary and medication text go through the same function, so a name
     matches whatever punctuation or spacing the writer used around it.
     """
-    return tuple(_TOKEN.findall(normalize(text)))
+    return split_normalized(normalize(text))
+
+
+def split_normalized(normalized: str) -> Tokens:
+    """The tokens of text already passed through `normalize`."""
+    return tuple(_TOKEN.findall(normalized))
 
 
 def token_spans(normalized: str) -> tuple[Tokens, tuple[int, ...]]:
@@ -156,6 +167,13 @@ class MedicineVocabulary:
     longest_from: Mapping[str, int]  # first word of a name → most words a name has from it
     fuzzy_words: tuple[str, ...]  # name words a misspelt word may be corrected to
     plain_words: frozenset[str]  # words never corrected (ignore list + text vocabulary)
+    # Classes already worked out for (ingredients, route, form): few combinations recur.
+    _classified: dict[tuple[tuple[str, ...], str | None, str | None], str] = field(
+        default_factory=dict, compare=False, repr=False)
+    # Name words close to a word already looked up ("breakfast" → none): the same few
+    # hundred words recur in medication lists, and the search is the costly step.
+    _close: dict[str, tuple[tuple[str, float], ...]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     def rank(self, cls: str) -> int:
         """0 for the most significant class; unknown classes rank last."""
@@ -168,10 +186,27 @@ class MedicineVocabulary:
         """The ingredients whose class is the most significant among them."""
         return primary_ingredients(self.ingredients, self.class_order, tuple(ingredients))
 
+    def close_words(self, word: str) -> tuple[tuple[str, float], ...]:
+        """Name words within the ambiguity margin below the fuzzy threshold, best first."""
+        found = self._close.get(word)
+        if found is None:
+            m = self.matching
+            results = process.extract(word, self.fuzzy_words, scorer=fuzz.ratio, limit=8,
+                                      score_cutoff=m.fuzzy_threshold - m.ambiguity_margin)
+            found = tuple((str(w), float(score)) for w, score, _ in results)
+            if len(self._close) >= _CLOSE_WORDS_KEPT:
+                self._close.clear()  # bounded memory whatever text is sent
+            self._close[word] = found
+        return found
+
     def classify(self, ingredients: Iterable[str], route: str | None = None,
                  form: str | None = None) -> str:
-        return classify(self.class_rules, self.class_order, self.ingredients,
-                        tuple(ingredients), route, form)
+        key = (tuple(ingredients), route, form)
+        cls = self._classified.get(key)
+        if cls is None:
+            cls = classify(self.class_rules, self.class_order, self.ingredients, *key)
+            self._classified[key] = cls
+        return cls
 
 
 @cache
