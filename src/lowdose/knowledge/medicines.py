@@ -16,8 +16,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from rapidfuzz import fuzz, process
-
 Tokens = tuple[str, ...]
 _CLOSE_WORDS_KEPT = 20_000
 
@@ -190,6 +188,9 @@ class MedicineVocabulary:
         """Name words within the ambiguity margin below the fuzzy threshold, best first."""
         found = self._close.get(word)
         if found is None:
+            # Imported here: most screens never need it, and `lowdose screen` starts faster.
+            from rapidfuzz import fuzz, process
+
             m = self.matching
             results = process.extract(word, self.fuzzy_words, scorer=fuzz.ratio, limit=8,
                                       score_cutoff=m.fuzzy_threshold - m.ambiguity_margin)
