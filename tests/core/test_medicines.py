@@ -160,6 +160,8 @@ def test_how_a_substance_is_given_can_change_its_class(text, cls):
     ("hydrocodon 10 mg", "hydrocodone"), ("traumadol", "tramadol"),
     ("oxycodene 5 mg", "oxycodone"), ("Tylenl #3", "codeine (Tylenol #3)"),
     ("metadon", "methadone"), ("lopermide 2 mg", "loperamide"),
+    # Close to methadone and to Methadose: one class either way, so not ambiguous.
+    ("methadome 40 mg", "methadone"),
 ])
 def test_misspelt_opioids_are_still_recognised(text, label):
     result = read(text)

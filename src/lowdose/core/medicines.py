@@ -93,6 +93,12 @@ class Reading:
 
 @dataclass(frozen=True)
 class Recognition:
+    """What one medication entry was read as.
+
+    `status` is `matched` (at least one concept found, nothing left in doubt), `ambiguous`
+    (a word close to names of different classes; `candidates` lists them) or `unknown`.
+    """
+
     text: str | None
     rxnorm: str | None
     status: str
@@ -108,7 +114,7 @@ class Recognition:
     stopped: bool
     stopped_on: date | None
     ldn_cue: bool
-    sources: tuple[str, ...] = field(default=())
+    sources: tuple[str, ...] = ()
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -276,7 +282,8 @@ def _correct(tokens: Tokens, position: int, consumed: list[bool],
             readings.append((score, start, end, concepts))
     if not readings:
         return
-    classes = {frozenset(vocabulary.concepts[c].cls for c in r[3]) for r in readings}
+    classes = {frozenset(_class_of(vocabulary.concepts[c], vocabulary) for c in r[3])
+               for r in readings}
     if len(classes) > 1:
         for score, _, _, concepts in readings:
             for cid in concepts:
@@ -288,6 +295,11 @@ def _correct(tokens: Tokens, position: int, consumed: list[bool],
         found.hits.append(_Hit(start, end, cid, FUZZY, score / 100,
                                " ".join(tokens[start:end])))
     consumed[start:end] = [True] * (end - start)
+
+
+def _class_of(concept: Concept, vocabulary: MedicineVocabulary) -> str:
+    """A substance's class as a product (methadone is dependence treatment, as Methadose)."""
+    return concept.cls if concept.brand else vocabulary.classify(concept.ingredients)
 
 
 def _name_through(tokens: Sequence[str], position: int, consumed: list[bool],
