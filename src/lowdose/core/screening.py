@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -276,11 +276,10 @@ def _interval_finding(last_day: date, interval: Interval, trigger: str, matched:
               "last_day": last_day.isoformat(), "earliest_start": earliest.isoformat()}
     if profile.as_of.date() >= earliest:
         return _finding(rules.rules["opioid-interval-met"], trigger, matched, values)
-    rule = rules.rules["recent-opioid"]
-    finding = _finding(rule, trigger, matched, values, earliest_start=earliest)
-    sources = tuple(dict.fromkeys((*finding.sources, *interval.sources)))
-    return Finding(finding.code, finding.level, finding.trigger, finding.matched,
-                   finding.message, sources, earliest)
+    finding = _finding(rules.rules["recent-opioid"], trigger, matched, values,
+                       earliest_start=earliest)
+    # The interval's own sources say where its length comes from.
+    return replace(finding, sources=tuple(dict.fromkeys((*finding.sources, *interval.sources))))
 
 
 def _exposure(med: Medication, rec: Recognition, stopped: bool, as_of: datetime,
