@@ -15,8 +15,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from lowdose.store.db import utc_naive
@@ -24,6 +25,18 @@ from lowdose.store.models import AuditEvent, AuditHead
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
+
+_COLUMNS = ("id", "at", "actor_user_id", "action", "outcome", "patient_id", "target", "source",
+            "prev_hash", "hash")
+
+# Prepared Core statements: an append runs inside every patient-data transaction while the
+# write lock (SQLite) or the head row lock (PostgreSQL) is held, so it has to be lean.
+_EVENTS = cast(Table, AuditEvent.__table__)
+_HEADS = cast(Table, AuditHead.__table__)
+_HEAD = (select(_HEADS.c.last_id, _HEADS.c.last_hash)
+         .where(_HEADS.c.id == HEAD_ID).with_for_update())
+_ADD = insert(_EVENTS)
+_MOVE_HEAD = update(_HEADS).where(_HEADS.c.id == HEAD_ID)
 
 ALLOWED = "allowed"
 DENIED = "denied"
@@ -62,11 +75,9 @@ def append(
     The head row is locked until the transaction ends, so concurrent appenders queue and the
     chain stays a single line (on SQLite the write lock already does this).
     """
-    head = session.scalars(
-        select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
-    ).one()
+    last_id, last_hash = session.execute(_HEAD).one()
     event = AuditEvent(
-        id=head.last_id + 1,
+        id=last_id + 1,
         at=utc_naive(at),
         actor_user_id=actor_user_id,
         action=action,
@@ -74,11 +85,11 @@ def append(
         patient_id=patient_id,
         target=target,
         source=source[:100] if source else source,
-        prev_hash=head.last_hash,
+        prev_hash=last_hash,
     )
     event.hash = event_hash(event)
-    head.last_id, head.last_hash = event.id, event.hash
-    session.add(event)
+    session.execute(_ADD, {column: getattr(event, column) for column in _COLUMNS})
+    session.execute(_MOVE_HEAD, {"last_id": event.id, "last_hash": event.hash})
     return event
 
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from lowdose.security import audit
@@ -56,14 +56,27 @@ def patient_ref(patient: Patient, care_team: frozenset[int]) -> PatientRef:
                       care_team=care_team)
 
 
+# Built once: this runs at the start of every patient-data use case.
+_PATIENT_AND_TEAM = (
+    select(Patient, CareTeamMember.user_id)
+    .outerjoin(CareTeamPatient, CareTeamPatient.patient_id == Patient.id)
+    .outerjoin(CareTeamMember, CareTeamMember.care_team_id == CareTeamPatient.care_team_id)
+    .where(Patient.id == bindparam("patient")))
+# Writers lock the patient row: on PostgreSQL two writes to one record queue up instead of
+# racing (SQLite's BEGIN IMMEDIATE already serialises writers).
+_PATIENT_AND_TEAM_LOCKED = _PATIENT_AND_TEAM.with_for_update(of=Patient)
+
+
 def load_ref(session: Session, patient_id: int, *, lock: bool) -> tuple[Patient | None,
                                                                         PatientRef | None]:
-    # Writers lock the patient row: on PostgreSQL two writes to one record queue up instead of
-    # racing (SQLite's BEGIN IMMEDIATE already serialises writers).
-    patient = session.get(Patient, patient_id, with_for_update=lock)
-    if patient is None:
+    """The patient and what the policy needs to know about them, in one query."""
+    query = _PATIENT_AND_TEAM_LOCKED if lock else _PATIENT_AND_TEAM
+    rows = session.execute(query, {"patient": patient_id}).all()
+    if not rows:
         return None, None
-    return patient, patient_ref(patient, care_teams_of(session, [patient.id])[patient.id])
+    patient = rows[0][0]
+    team = frozenset(user_id for _, user_id in rows if user_id is not None)
+    return patient, patient_ref(patient, team)
 
 
 @contextmanager

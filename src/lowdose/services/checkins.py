@@ -15,9 +15,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 
 from lowdose.errors import InputError
 from lowdose.security.policy import PatientAction
@@ -131,10 +131,7 @@ def record_checkin(db: Database, ctx: Context, patient_id: int, entry: CheckinIn
             return RecordedCheckin(replay, created=False, replayed=True)
         checkin, created = _store(access, entry)
         if idempotency_key is not None:
-            access.session.add(IdempotencyKey(
-                user_id=_key_owner(ctx), key=idempotency_key, request_hash=fingerprint,
-                resource="checkin", resource_id=checkin.id, resource_version=checkin.version,
-                created_at=ctx.at))
+            _remember_key(access, idempotency_key, fingerprint, checkin)
         return RecordedCheckin(checkin, created=created)
 
 
@@ -174,45 +171,70 @@ def checkin_history(db: Database, ctx: Context, patient_id: int,
 # --------------------------------------------------------------------------- storing
 
 
+# The write path runs while SQLite's write lock is held, so it uses prepared Core statements
+# (compiled once, no unit of work) rather than ORM objects.
+_CHECKINS = cast(Table, Checkin.__table__)
+_VERSIONS = cast(Table, CheckinVersion.__table__)
+_KEYS = cast(Table, IdempotencyKey.__table__)
+_FIND = select(_CHECKINS).where(_CHECKINS.c.patient_id == bindparam("patient"),
+                                _CHECKINS.c.date == bindparam("day"))
+_ADD = insert(_CHECKINS).returning(_CHECKINS.c.id)
+_CHANGE = update(_CHECKINS).where(_CHECKINS.c.id == bindparam("checkin"))
+_ADD_VERSION = insert(_VERSIONS)
+_VERSION = select(_VERSIONS).where(_VERSIONS.c.checkin_id == bindparam("checkin"),
+                                   _VERSIONS.c.version == bindparam("number"))
+_FIND_KEY = select(_KEYS).where(_KEYS.c.user_id == bindparam("user"),
+                                _KEYS.c.key == bindparam("idempotency_key"))
+_ADD_KEY = insert(_KEYS)
+
+
 def _store(access: Access, entry: CheckinInput) -> tuple[CheckinView, bool]:
-    session, at = access.session, access.ctx.at
-    checkin = session.scalar(select(Checkin).where(
-        Checkin.patient_id == access.patient.id, Checkin.date == entry.date))
-    created = checkin is None
-    if checkin is None:
-        checkin = Checkin(patient_id=access.patient.id, date=entry.date, version=0,
-                          created_at=at)
-        session.add(checkin)
-    elif _stored_columns(checkin) == _columns(entry):
-        # The same check-in sent again without a key: nothing changed, no new version.
-        access.point_at("checkin", f"{checkin.id}@{checkin.version}")
-        return _view(checkin), False
+    session, at, patient_id = access.session, access.ctx.at, access.patient.id
+    row = session.execute(_FIND, {"patient": patient_id, "day": entry.date}).one_or_none()
     values = _columns(entry)
-    for key, value in values.items():
-        setattr(checkin, key, value)
-    checkin.version += 1
-    checkin.updated_at = at
-    session.flush()
-    session.add(CheckinVersion(checkin_id=checkin.id, version=checkin.version, recorded_at=at,
-                               recorded_by=access.ctx.actor.user_id, **values))
-    access.point_at("checkin", f"{checkin.id}@{checkin.version}")
-    return _view(checkin), created
+    if row is not None and _stored_columns(row) == values:
+        # The same check-in sent again without a key: nothing changed, no new version.
+        access.point_at("checkin", f"{row.id}@{row.version}")
+        return _view(row), False
+    version = 1 if row is None else row.version + 1
+    if row is None:
+        checkin_id = session.execute(_ADD, {"patient_id": patient_id, "date": entry.date,
+                                            "version": version, "created_at": at,
+                                            "updated_at": at, **values}).scalar_one()
+    else:
+        checkin_id = row.id
+        session.execute(_CHANGE, {"checkin": checkin_id, "version": version,
+                                  "updated_at": at, **values})
+    session.execute(_ADD_VERSION, {"checkin_id": checkin_id, "version": version,
+                                   "recorded_at": at,
+                                   "recorded_by": access.ctx.actor.user_id, **values})
+    access.point_at("checkin", f"{checkin_id}@{version}")
+    stored = CheckinView(**_input_fields(entry), id=checkin_id, patient_id=patient_id,
+                         version=version, recorded_at=at)
+    return stored, row is None
+
+
+def _remember_key(access: Access, key: str, fingerprint: str, stored: CheckinView) -> None:
+    access.session.execute(_ADD_KEY, {
+        "user_id": _key_owner(access.ctx), "key": key, "request_hash": fingerprint,
+        "resource": "checkin", "resource_id": stored.id, "resource_version": stored.version,
+        "created_at": access.ctx.at})
 
 
 def _replay(access: Access, key: str | None, fingerprint: str) -> CheckinView | None:
     if key is None:
         return None
-    stored = access.session.scalar(select(IdempotencyKey).where(
-        IdempotencyKey.user_id == _key_owner(access.ctx), IdempotencyKey.key == key))
+    session = access.session
+    stored = session.execute(_FIND_KEY, {"user": _key_owner(access.ctx),
+                                         "idempotency_key": key}).one_or_none()
     if stored is None:
         return None
     if stored.request_hash != fingerprint or stored.resource != "checkin":
         raise Conflict("this Idempotency-Key was already used for a different request")
-    checkin = access.session.get(Checkin, stored.resource_id)
-    version = access.session.scalar(select(CheckinVersion).where(
-        CheckinVersion.checkin_id == stored.resource_id,
-        CheckinVersion.version == stored.resource_version))
-    assert checkin is not None and version is not None
+    checkin = session.get(Checkin, stored.resource_id)
+    version = session.execute(_VERSION, {"checkin": stored.resource_id,
+                                         "number": stored.resource_version}).one()
+    assert checkin is not None
     access.point_at("checkin", f"{checkin.id}@{version.version}")
     return _version_view(checkin, version)
 
@@ -235,12 +257,19 @@ def _columns(entry: CheckinInput) -> dict[str, Any]:
             "side_effects": [s.to_dict() for s in entry.side_effects], "note": entry.note}
 
 
-def _stored_columns(row: Checkin) -> dict[str, Any]:
+def _input_fields(entry: CheckinInput) -> dict[str, Any]:
+    return {"date": entry.date, "dose_taken": entry.dose_taken, "dose_mg": entry.dose_mg,
+            "dose_time": entry.dose_time, "ratings": dict(sorted(entry.ratings.items())),
+            "side_effects": entry.side_effects, "note": entry.note}
+
+
+def _stored_columns(row: Any) -> dict[str, Any]:
     return {"dose_taken": row.dose_taken, "dose_mg": row.dose_mg, "dose_time": row.dose_time,
             "ratings": row.ratings, "side_effects": row.side_effects, "note": row.note}
 
 
-def _view(row: Checkin) -> CheckinView:
+def _view(row: Any) -> CheckinView:
+    """A check-in from a `checkins` row (ORM object or Core row)."""
     return CheckinView(
         date=row.date, dose_taken=row.dose_taken, dose_mg=row.dose_mg, dose_time=row.dose_time,
         ratings=dict(row.ratings), side_effects=_stored_effects(row.side_effects),
@@ -248,7 +277,7 @@ def _view(row: Checkin) -> CheckinView:
         recorded_at=row.updated_at)
 
 
-def _version_view(checkin: Checkin, row: CheckinVersion) -> CheckinView:
+def _version_view(checkin: Checkin, row: Any) -> CheckinView:
     return CheckinView(
         date=checkin.date, dose_taken=row.dose_taken, dose_mg=row.dose_mg,
         dose_time=row.dose_time, ratings=dict(row.ratings),

@@ -49,12 +49,21 @@ def make_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_M
     return engine
 
 
+class _StatementsOnly(logging.Filter):
+    """At DEBUG, SQLAlchemy logs every result row, i.e. patient data: drop those records,
+    whatever level an operator debugging SQL turns the loggers up to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.INFO
+
+
+_ROW_FILTER = _StatementsOnly()
+
+
 def _never_log_rows() -> None:
-    # At DEBUG, SQLAlchemy logs every result row, i.e. patient data. Cap its engine logger at
-    # INFO (statements only, parameters hidden) whatever level the operator sets above it.
     logger = logging.getLogger("sqlalchemy.engine.Engine")
-    if logger.level < logging.INFO:
-        logger.setLevel(logging.INFO)
+    if _ROW_FILTER not in logger.filters:
+        logger.addFilter(_ROW_FILTER)
 
 
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
