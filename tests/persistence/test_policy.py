@@ -8,13 +8,17 @@ crosses clinics; the operator sets up accounts but reads no patient data.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lowdose.security.policy import (
     CLINIC_RULES,
     RULES,
+    Actor,
     ClinicAction,
     PatientAction,
     PatientRef,
+    Role,
     authorize,
     authorize_clinic,
 )
@@ -123,3 +127,32 @@ def test_clinic_administration(cast: Cast, persona: str, clinic: str | None,
                                action: ClinicAction, allowed: bool) -> None:
     clinic_id = {None: None, "a": cast.ids.clinic_a, "b": cast.ids.clinic_b}[clinic]
     assert authorize_clinic(cast.actor(persona), action, clinic_id).allowed is allowed
+
+
+# ------------------------------------------------------------------------------ properties
+
+ids = st.integers(min_value=1, max_value=6)
+actors = st.builds(Actor, user_id=ids | st.none(), role=st.sampled_from(Role),
+                   clinic_id=ids | st.none())
+refs = st.builds(PatientRef, id=ids | st.none(), clinic_id=ids, user_id=ids | st.none(),
+                 care_team=st.frozensets(ids, max_size=3))
+
+
+@given(actor=actors, action=st.sampled_from(PatientAction), patient=refs)
+def test_what_any_allowed_access_implies(actor: Actor, action: PatientAction,
+                                         patient: PatientRef) -> None:
+    decision = authorize(actor, action, patient)
+    if not decision:
+        return
+    assert actor.user_id is not None and actor.clinic_id == patient.clinic_id
+    assert actor.role is not Role.OPERATOR
+    own = actor.user_id == patient.user_id
+    on_team = actor.user_id in patient.care_team
+    if action in (A.VIEW, A.CREATE, A.ORGANISE):
+        assert own or on_team or actor.role is Role.ADMIN
+    elif action is A.READ_RECORD:
+        assert own or on_team
+    elif action is A.PRESCRIBE:
+        assert on_team and actor.role is Role.CLINICIAN
+    else:  # writing the record
+        assert own or (on_team and actor.role is Role.CLINICIAN)

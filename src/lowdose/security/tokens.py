@@ -32,7 +32,8 @@ API = Lifetime(idle=timedelta(hours=2), absolute=timedelta(hours=24))
 
 LIFETIMES = {"session": SESSION, "api": API}
 
-# Refresh `last_used_at` at most this often, so reads are not turned into writes on every call.
+# Refresh `last_used_at` at most this often, so reads are not turned into writes on every
+# call; a token's idle time is therefore measured to within this interval.
 TOUCH_INTERVAL = timedelta(seconds=60)
 
 
@@ -70,9 +71,3 @@ def new_record(user_id: int, kind: str, now: datetime, label: str | None) -> tup
         expires_at=now + LIFETIMES[kind].absolute,
     )
     return token, record
-
-
-def touch(record: AuthToken, now: datetime) -> None:
-    """Record use of a token, sparingly (see TOUCH_INTERVAL)."""
-    if now - record.last_used_at >= TOUCH_INTERVAL:
-        record.last_used_at = now
