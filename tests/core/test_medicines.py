@@ -230,7 +230,9 @@ def test_a_slip_close_to_names_of_different_classes_is_ambiguous(text, candidate
 
 
 @pytest.mark.parametrize("text", ["xyzzy 10 mg", "pain pill from the dentist", "the blue one",
-                                  "Zorbitol 20 mg"])
+                                  "Zorbitol 20 mg",
+                                  # close to "contin", which is no name without "MS" before it
+                                  "continn 30 mg"])
 def test_text_that_names_no_known_medicine_is_unknown(text):
     result = read(text)
     assert result.status == UNKNOWN
@@ -327,6 +329,7 @@ def test_as_needed_and_stop_cues_are_noticed(text, as_needed, stopped):
 def test_a_stop_date_is_read_only_in_iso_form():
     assert str(read("oxycodone, stopped 2025-05-20").stopped_on) == "2025-05-20"
     assert read("oxycodone, stopped 5/6").stopped_on is None  # May 6 or June 5?
+    assert read("oxycodone, stopped 2025-13-45").stopped_on is None  # no such day
 
 
 def test_a_medication_must_name_something():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
@@ -341,6 +341,21 @@ def test_a_dose_after_as_of_is_refused_naming_the_field(field, med):
     assert error.value.field == field
 
 
+@pytest.mark.parametrize(("p", "field"), [
+    (profile(as_of=datetime(2025, 6, 2, 9, 0, tzinfo=UTC)), "as_of"),
+    (profile(Medication(text="Norco", last_taken=datetime(2025, 6, 1, 8, 0, tzinfo=UTC))),
+     "medications.0.last_taken"),
+    (profile(Medication()), "medications.0"),
+    (profile(age=200), "age"),
+    (profile(weight_kg=-3), "weight_kg"),
+    (profile(ldn=LdnUse(last_taken=date(2025, 6, 3))), "ldn.last_taken"),
+])
+def test_the_core_screen_refuses_bad_profiles_naming_the_field(p, field):
+    with pytest.raises(InputError) as error:
+        run(p)
+    assert error.value.field == field
+
+
 # ---- conditions -----------------------------------------------------------------------------
 
 
@@ -482,6 +497,16 @@ def test_the_block_describes_the_earliest_upcoming_procedure_with_opioids():
     assert codes(result) == ["perioperative-hold", "perioperative-hold"]
 
 
+def test_an_ldn_dose_known_by_date_counts_as_taken_at_the_usual_time():
+    soon = replace(KNEE, at=datetime(2025, 6, 4, 8, 0))
+    taken_yesterday = run(profile(ldn=LdnUse(last_taken=date(2025, 6, 1)),
+                                  procedures=(soon,)))
+    assert taken_yesterday.to_dict()["perioperative"]["last_taken"] == "2025-06-01T22:00"
+    taken_today = run(profile(ldn=LdnUse(last_taken=date(2025, 6, 2)), procedures=(soon,)))
+    # Not later than now: at 09:00 today's bedtime dose has not been taken yet.
+    assert taken_today.to_dict()["perioperative"]["last_taken"] == "2025-06-02T09:00"
+
+
 def test_no_upcoming_procedure_means_no_perioperative_block():
     past = replace(KNEE, at=datetime(2025, 5, 1, 8, 0))
     assert run(profile(procedures=(past,))).to_dict()["perioperative"] is None
@@ -538,6 +563,19 @@ def test_times_with_offsets_are_read_in_the_offset_of_as_of():
     assert core.as_of == datetime(2025, 6, 2, 9, 0)
     assert core.medications[0].last_taken == datetime(2025, 6, 1, 8, 0)
     assert core.procedures[0].at == datetime(2025, 6, 12, 8, 0)
+
+
+def test_a_day_alone_for_now_or_a_surgery_means_its_first_minute():
+    core = schema.profile_from_json({"as_of": "2025-06-02", "procedures": [
+        {"at": "2025-06-12", "opioids_expected": True}]})
+    assert core.as_of == datetime(2025, 6, 2, 0, 0)
+    assert core.procedures[0].at == datetime(2025, 6, 12, 0, 0)
+
+
+def test_python_dates_are_taken_as_they_are():
+    model = schema.Profile.model_validate({"as_of": datetime(2025, 6, 2, 9, 0), "medications": [
+        {"text": "oxycodone", "last_taken": date(2025, 6, 1)}]})
+    assert model.to_core().medications[0].last_taken == date(2025, 6, 1)
 
 
 def test_a_date_alone_stays_a_date_and_the_design_example_parses():

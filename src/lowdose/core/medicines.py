@@ -125,11 +125,6 @@ class Recognition:
         return self.readings[0].cls if self.readings else None
 
     @property
-    def primary(self) -> tuple[str, ...]:
-        """The ingredients that give the entry its most significant class."""
-        return self.readings[0].primary if self.readings else ()
-
-    @property
     def method(self) -> str | None:
         methods = [m.method for m in self.matches]
         return max(methods, key=_METHOD_RANK.__getitem__) if methods else None
@@ -533,8 +528,6 @@ def _strength_targets(values: list[float], hits: list[_Hit], matches: list[Conce
     named = [vocabulary.concepts[h.concept] for h in hits]
     if len(values) == 1 and not strict and named and len(named[-1].ingredients) == 1:
         return named[-1].ingredients  # "metformin 500 mg", "Ultram 50 mg"
-    if len(values) == 1 and not strict and named and not named[-1].brand:
-        return (_most_significant(named[-1].ingredients, vocabulary),)
     loose = list(dict.fromkeys(i for c in named if not c.brand for i in c.ingredients))
     brands = [vocabulary.concepts[m.concept] for m in matches if m.brand
               and m.concept in vocabulary.concepts]

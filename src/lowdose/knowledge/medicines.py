@@ -177,9 +177,6 @@ class MedicineVocabulary:
         """0 for the most significant class; unknown classes rank last."""
         return _rank_of(self.class_order).get(cls, len(self.class_order))
 
-    def most_significant(self, classes: Iterable[str]) -> str:
-        return min(classes, key=self.rank)
-
     def primary(self, ingredients: Iterable[str]) -> tuple[str, ...]:
         """The ingredients whose class is the most significant among them."""
         return primary_ingredients(self.ingredients, self.class_order, tuple(ingredients))
