@@ -425,6 +425,12 @@ def test_pregnancy_and_breastfeeding_flags():
         "lactmed-naltrexone", "chan-2004", "e-lactancia-naltrexone")
 
 
+def test_a_condition_does_not_repeat_what_a_medicine_already_said():
+    result = run(profile("levothyroxine 75 mcg", conditions=("Hashimoto's thyroiditis",)))
+    assert [(f.code, f.trigger) for f in result.findings] == [
+        ("thyroid-monitoring", "levothyroxine 75 mcg")]
+
+
 def test_a_pregnancy_named_twice_is_one_finding():
     result = run(profile(pregnant=True, conditions=("pregnant",)))
     assert codes(result) == ["pregnancy"]

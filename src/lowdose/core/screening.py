@@ -123,12 +123,12 @@ def screen(profile: Profile, knowledge: ScreeningKnowledge, *,
     _check(profile, knowledge, hold_hours)
     recognitions = tuple(_recognize(i, m, knowledge) for i, m in enumerate(profile.medications))
     conditions = [(text, _categories(text, knowledge.rules)) for text in profile.conditions]
-    findings = [
-        *(f for med, rec in zip(profile.medications, recognitions, strict=True)
-          for f in _medication_findings(med, rec, profile, knowledge)),
-        *_condition_findings(conditions, knowledge.rules),
-        *_flag_findings(profile, conditions, knowledge.rules),
-    ]
+    findings = [f for med, rec in zip(profile.medications, recognitions, strict=True)
+                for f in _medication_findings(med, rec, profile, knowledge)]
+    # A condition repeats nothing a medicine already said (levothyroxine and Hashimoto's).
+    said = {f.code for f in findings}
+    findings += [f for f in _condition_findings(conditions, knowledge.rules) if f.code not in said]
+    findings += _flag_findings(profile, conditions, knowledge.rules)
     plans = _perioperative(profile, knowledge, hold_hours)
     findings.extend(_hold_finding(plan, procedure, knowledge.rules) for procedure, plan in plans)
     rules = knowledge.rules
