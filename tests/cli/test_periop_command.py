@@ -83,13 +83,20 @@ def test_human_output_has_the_note_restart_guidance_and_reminder(lowdose: RunLow
     assert "it does not make them" in text
 
 
+def test_design_example_runs_without_as_of_after_the_surgery_date(lowdose: RunLowdose) -> None:
+    # design §3.3's example surgery lies in the past today: still answered, hold not met.
+    run = lowdose("periop", "--surgery", SURGERY, "--dose-time", "22:00", "--json")
+    assert run.code == 0, run.stderr
+    assert run.json()["last_dose_by"] == "2025-06-08T22:00"
+    assert run.json()["can_meet_hold"] is False
+
+
 @pytest.mark.parametrize(
     ("args", "env", "field"),
     [
         (["--surgery", "2025-06-12"], {}, "--surgery"),  # a date alone would mean midnight
         (["--surgery", "12/06/2025 8am"], {}, "--surgery"),
         (["--surgery", "2025-06-12T08:00+02:00"], {}, "--surgery"),
-        (["--surgery", SURGERY, "--as-of", "2025-06-13T08:00"], {}, "--surgery"),
         (["--surgery", SURGERY, "--as-of", EARLY, "--dose-time", "25:00"], {}, "--dose-time"),
         (["--surgery", SURGERY, "--as-of", EARLY, "--hold-hours", "0"], {}, "--hold-hours"),
         (["--surgery", SURGERY, "--as-of", EARLY, "--hold-hours", "1000"], {}, "--hold-hours"),

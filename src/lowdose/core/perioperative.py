@@ -129,9 +129,6 @@ def _check(
     if not (math.isfinite(hold_hours) and 0 < hold_hours <= limit):
         raise InputError("hold_hours", f"must be more than 0 and at most {limit:g} hours "
                                        f"({limit / 24:g} days); got {hold_hours:g}")
-    if surgery_at < as_of:
-        raise InputError("surgery_at", f"{_readable(surgery_at)} is before now "
-                                       f"({_readable(as_of)}); give a surgery still to come")
     if last_taken is not None and last_taken > as_of:
         raise InputError("last_taken", f"{_readable(last_taken)} is later than now "
                                        f"({_readable(as_of)}); give a dose already taken")
