@@ -10,7 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
 
 from lowdose import __version__
-from lowdose.api import clinical, problems
+from lowdose.api import auth, clinical, deps, problems, records
 from lowdose.settings import Settings, get_settings
 
 DESCRIPTION = """Decision support for low-dose naltrexone (LDN): safety screen, titration
@@ -29,10 +29,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/api/v1/docs",
         swagger_ui_oauth2_redirect_url="/api/v1/docs/oauth2-redirect",
         redoc_url=None,
+        lifespan=deps.lifespan,
     )
     app.state.settings = settings or get_settings()
     problems.install(app)
+    deps.install(app)
     app.include_router(clinical.router)
+    app.include_router(auth.router)
+    app.include_router(records.router)
     app.add_api_route("/", _to_docs, include_in_schema=False)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
