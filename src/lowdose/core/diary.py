@@ -15,6 +15,9 @@ class SideEffect:
     name: str
     severity: int  # 0 none, 1 mild, 2 moderate, 3 severe
 
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "severity": self.severity}
+
 
 @dataclass(frozen=True)
 class CheckIn:

@@ -12,6 +12,7 @@ from datetime import date, time, timedelta
 from fractions import Fraction
 from typing import Literal
 
+from lowdose.core.diary import SideEffect
 from lowdose.core.formulation import Form, Measure, capsule_measure, exact, liquid_measure, marks
 from lowdose.errors import InputError
 from lowdose.knowledge.regimens import Passage, Protocol, TitrationFacts
@@ -332,12 +333,6 @@ def _formulation_note(facts: TitrationFacts, measure: Measure) -> Passage:
 
 
 # ---- next step from the diary ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SideEffect:
-    name: str
-    severity: int  # 0 none, 1 mild, 2 moderate, 3 severe
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 
+from lowdose.core.diary import SideEffect
 from lowdose.errors import InputError
 from lowdose.security.policy import PatientAction
 from lowdose.services._access import Access, patient_access
@@ -37,15 +38,6 @@ MAX_NOTE = 4000
 MAX_NAME = 100
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, as in HTTP header values
 _FIELDS = {"date", "dose_taken", "dose_mg", "dose_time", "ratings", "side_effects", "note"}
-
-
-@dataclass(frozen=True)
-class SideEffect:
-    name: str
-    severity: int
-
-    def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "severity": self.severity}
 
 
 @dataclass(frozen=True)
