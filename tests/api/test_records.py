@@ -1,0 +1,214 @@
+"""The stored record over real HTTP, on SQLite and PostgreSQL: signing in, `/me`, check-ins
+with idempotency keys, date ranges, paging, profile changes, and errors as problem details."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from lowdose.api.app import create_app
+from lowdose.settings import Settings
+from lowdose.store import Database
+from persistence.conftest import (  # noqa: F401  (fixtures used by name)
+    PASSWORD,
+    Cast,
+    CastIds,
+    backend,
+    isolated_database,
+    templates,
+)
+
+CHECKIN = {"date": "2025-06-02", "dose_taken": True, "dose_mg": 1.5, "dose_time": "22:05",
+           "ratings": {"pain": 6, "fatigue": 5, "sleep": 7},
+           "side_effects": [{"name": "vivid dreams", "severity": 1}], "note": "slept well"}
+
+
+@dataclass
+class RecordServer:
+    """A real server over a database holding the persistence tests' cast."""
+
+    client: httpx.Client
+    cast: Cast
+    tokens: dict[str, str]
+
+    def login(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        return self.client.post("/api/v1/auth/token",
+                                data={"username": username, "password": password})
+
+    def as_(self, persona: str) -> dict[str, str]:
+        """Headers of `persona` ("anonymous": none)."""
+        if persona == "anonymous":
+            return {}
+        if persona not in self.tokens:
+            response = self.login(self.cast.user(persona).username)
+            assert response.status_code == 200, response.text
+            self.tokens[persona] = response.json()["access_token"]
+        return {"Authorization": f"Bearer {self.tokens[persona]}"}
+
+
+@pytest.fixture
+def server(isolated_database: Callable[[str], tuple[str, object]],  # noqa: F811
+           serve_app: Callable[[Any], Any], tmp_path: Path) -> Iterator[RecordServer]:
+    url, ids = isolated_database("cast")
+    assert isinstance(ids, CastIds)
+    settings = Settings(mode="development", data_dir=tmp_path / "data", database_url=url,
+                        secret_key="test-secret", hold_hours=None)
+    database = Database(url)
+    with serve_app(create_app(settings)) as base, \
+            httpx.Client(base_url=base, timeout=20) as client:
+        yield RecordServer(client, Cast(database, ids), {})
+    database.dispose()
+
+
+# ------------------------------------------------------------------------- signing in
+
+
+def test_sign_in_gives_a_bearer_token_that_says_who_i_am(server: RecordServer) -> None:
+    response = server.login("Alice")
+    assert response.status_code == 200
+    assert response.json()["token_type"] == "bearer"
+    me = server.client.get("/api/v1/me", headers={
+        "Authorization": f"Bearer {response.json()['access_token']}"})
+    assert me.status_code == 200
+    assert (me.json()["user"], me.json()["role"], me.json()["patient_id"]) == (
+        "alice", "patient", server.cast.ids.alice)
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-token"}],
+                         ids=["no token", "unknown token"])
+def test_records_need_a_valid_bearer_token(server: RecordServer,
+                                           headers: dict[str, str]) -> None:
+    response = server.client.get("/api/v1/patients", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_wrong_password_is_401_and_repeated_failures_lock_with_retry_after(
+        server: RecordServer) -> None:
+    answers = [server.login("carol", "wrong password!") for _ in range(12)]
+    assert all(a.status_code == 401 for a in answers)
+    locked = [a for a in answers if "retry-after" in a.headers]
+    assert locked, "a lockout must say when to retry"
+    assert int(locked[-1].headers["retry-after"]) >= 1
+    assert server.login("carol").status_code == 401  # even the right password, while locked
+
+
+# ---------------------------------------------------------------------------- check-ins
+
+
+def test_checkin_is_stored_201_and_a_retry_with_the_same_key_is_200_with_the_same_record(
+        server: RecordServer) -> None:
+    url = f"/api/v1/patients/{server.cast.ids.alice}/checkins"
+    headers = {**server.as_("patient"), "Idempotency-Key": "phone-42"}
+    first = server.client.post(url, json=CHECKIN, headers=headers)
+    again = server.client.post(url, json=CHECKIN, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json() == again.json()
+    assert {k: first.json()[k] for k in CHECKIN} == CHECKIN
+    listed = server.client.get(url, headers=server.as_("clinician")).json()
+    assert [c["id"] for c in listed] == [first.json()["id"]]
+
+
+def test_reusing_an_idempotency_key_for_another_body_is_a_conflict(server: RecordServer) -> None:
+    url = f"/api/v1/patients/{server.cast.ids.alice}/checkins"
+    headers = {**server.as_("patient"), "Idempotency-Key": "phone-43"}
+    assert server.client.post(url, json=CHECKIN, headers=headers).status_code == 201
+    other = server.client.post(url, json={**CHECKIN, "note": "changed"}, headers=headers)
+    assert other.status_code == 409
+
+
+def test_second_checkin_for_a_date_updates_it_and_keeps_the_first_in_history(
+        server: RecordServer) -> None:
+    base = f"/api/v1/patients/{server.cast.ids.alice}/checkins"
+    headers = server.as_("patient")
+    server.client.post(base, json=CHECKIN, headers=headers)
+    server.client.post(base, json={**CHECKIN, "ratings": {"pain": 3}}, headers=headers)
+    current = server.client.get(base, headers=headers).json()
+    history = server.client.get(f"{base}/2025-06-02/history", headers=headers).json()
+    assert [c["ratings"] for c in current] == [{"pain": 3}]
+    assert [h["ratings"]["pain"] for h in history] == [6, 3]
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("", ["2025-06-01", "2025-06-02", "2025-06-03"]),
+    ("?from=2025-06-02", ["2025-06-02", "2025-06-03"]),
+    ("?to=2025-06-02", ["2025-06-01", "2025-06-02"]),
+    ("?from=2025-06-02&to=2025-06-02", ["2025-06-02"]),
+])
+def test_checkins_are_listed_between_inclusive_dates(server: RecordServer, query: str,
+                                                      expected: list[str]) -> None:
+    base = f"/api/v1/patients/{server.cast.ids.alice}/checkins"
+    for day in ("2025-06-03", "2025-06-01", "2025-06-02"):
+        server.client.post(base, json={**CHECKIN, "date": day}, headers=server.as_("patient"))
+    listed = server.client.get(base + query, headers=server.as_("patient")).json()
+    assert [c["date"] for c in listed] == expected
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({**CHECKIN, "ratings": {"pain": 11}}, "ratings.pain"),
+    ({**CHECKIN, "side_effects": [{"name": "nausea", "severity": 4}]}, "side_effects.0.severity"),
+    ({k: v for k, v in CHECKIN.items() if k != "date"}, "date"),
+    ({**CHECKIN, "mood": 3}, "mood"),
+])
+def test_bad_checkin_is_422_naming_the_field_and_nothing_is_stored(
+        server: RecordServer, body: dict[str, Any], field: str) -> None:
+    base = f"/api/v1/patients/{server.cast.ids.alice}/checkins"
+    response = server.client.post(base, json=body, headers=server.as_("patient"))
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert server.client.get(base, headers=server.as_("patient")).json() == []
+
+
+# ------------------------------------------------------------------------------ patients
+
+
+@pytest.mark.parametrize(("persona", "expected"), [
+    ("patient", ["alice"]), ("second_patient", ["bob"]), ("clinician", ["alice", "bob"]),
+    ("other_clinician", ["erin"]), ("admin", ["alice", "bob"]), ("outsider", []),
+])
+def test_patient_list_shows_only_whom_the_caller_may_see(server: RecordServer, persona: str,
+                                                         expected: list[str]) -> None:
+    ids = {"alice": server.cast.ids.alice, "bob": server.cast.ids.bob,
+           "erin": server.cast.ids.erin}
+    listed = server.client.get("/api/v1/patients", headers=server.as_(persona)).json()
+    assert [p["id"] for p in listed] == [ids[name] for name in expected]
+
+
+def test_patient_list_pages_with_limit_and_offset(server: RecordServer) -> None:
+    headers = server.as_("admin")
+    pages = [server.client.get(f"/api/v1/patients?limit=1&offset={n}", headers=headers).json()
+             for n in range(3)]
+    assert [[p["id"] for p in page] for page in pages] == [
+        [server.cast.ids.alice], [server.cast.ids.bob], []]
+    bad = server.client.get("/api/v1/patients?limit=0", headers=headers)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "query.limit"
+
+
+def test_profile_change_touches_only_the_fields_sent(server: RecordServer) -> None:
+    url = f"/api/v1/patients/{server.cast.ids.alice}/profile"
+    headers = server.as_("clinician")
+    server.client.patch(url, json={"weight_kg": 70, "sex": "female"}, headers=headers)
+    changed = server.client.patch(url, json={"weight_kg": None}, headers=headers)
+    assert changed.status_code == 200
+    assert (changed.json()["weight_kg"], changed.json()["sex"]) == (None, "female")
+    bad = server.client.patch(url, json={"weight_kg": -3}, headers=headers)
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "weight_kg")
+
+
+def test_record_screen_finds_an_opioid_on_the_stored_medicine_list(server: RecordServer) -> None:
+    base = f"/api/v1/patients/{server.cast.ids.alice}"
+    headers = server.as_("clinician")
+    added = server.client.post(f"{base}/medicines", headers=headers,
+                               json={"text": "Norco 5/325 mg", "last_taken": "2025-06-01"})
+    assert added.status_code == 200, added.text
+    screen = server.client.get(f"{base}/screen?as_of=2025-06-02T09:00", headers=headers)
+    assert screen.status_code == 200, screen.text
+    assert screen.json()["verdict"] != "ok"
+    assert "opioid" in screen.text.lower()
