@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from lowdose.cli import analyze, knowledge, regimens, screen, serve
+from lowdose.cli import analyze, knowledge, ops, regimens, screen, serve
 from lowdose.cli.inputs import InputProblems
 from lowdose.errors import InputError
 
@@ -34,6 +34,7 @@ app.command("periop")(regimens.periop)
 analyze.register(app)
 app.command("knowledge")(knowledge.knowledge)
 app.command("serve")(serve.serve)
+ops.register(app)
 
 
 @app.command()

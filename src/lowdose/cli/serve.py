@@ -19,8 +19,13 @@ def serve(
 
     from lowdose.api.app import create_app
     from lowdose.cli.settings import load_settings
+    from lowdose.store.migrate import migrate
 
     settings = load_settings()
     if database_url is not None:
         settings = settings.model_copy(update={"database_url": database_url or None})
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Every worker starts on the schema this version expects (migrate is safe to race).
+    migrate(settings.resolved_database_url)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
