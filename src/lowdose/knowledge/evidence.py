@@ -9,14 +9,13 @@ do not contain (the widely quoted frequencies are untraceable and must not pass 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from lowdose.errors import InputError
-from lowdose.knowledge.sources import Source, Sources, data_dir, load_sources
+from lowdose.knowledge.sources import Source, Sources, load_sources, read_toml
 
 # The §5 grading key, strongest evidence first. `rct-active-control` is the grade §5 gives
 # painful diabetic neuropathy (a blinded trial against another drug, no placebo result).
@@ -276,8 +275,7 @@ class _Table:
         return ids
 
 
-def _read(name: str) -> dict[str, Any]:
-    return tomllib.loads(data_dir().joinpath(name).read_text("utf-8"))
+_read = read_toml
 
 
 def _unique(items: Iterable[Any], field: str) -> None:

@@ -4,12 +4,12 @@ monitoring flags, the outcome analysis and planned n-of-1 comparisons, with thei
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import time
 from functools import cache
-from importlib import resources
 from typing import Any, Literal
+
+from lowdose.knowledge.sources import read_toml
 
 Level = Literal["urgent", "attention", "info"]
 LEVELS: tuple[Level, ...] = ("urgent", "attention", "info")  # most severe first
@@ -144,8 +144,7 @@ class MonitoringRules:
 
 @cache
 def load_monitoring_rules() -> MonitoringRules:
-    text = resources.files("lowdose.knowledge").joinpath("data", "monitoring.toml")
-    return parse_monitoring_rules(tomllib.loads(text.read_text("utf-8")))
+    return parse_monitoring_rules(read_toml("monitoring.toml"))
 
 
 def parse_monitoring_rules(data: dict[str, Any]) -> MonitoringRules:

@@ -6,12 +6,12 @@ once and returns frozen dataclasses that core functions take as arguments.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import time
 from functools import cache
-from importlib import resources
 from typing import Any
+
+from lowdose.knowledge.sources import read_toml
 
 
 @dataclass(frozen=True)
@@ -164,9 +164,7 @@ class PerioperativeFacts:
         return tuple(dict.fromkeys(ids))
 
 
-def _read(name: str) -> dict[str, Any]:
-    text = resources.files("lowdose.knowledge").joinpath("data", name).read_text("utf-8")
-    return tomllib.loads(text)
+_read = read_toml
 
 
 def _sources(table: dict[str, Any]) -> tuple[str, ...]:

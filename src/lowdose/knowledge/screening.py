@@ -6,11 +6,9 @@ the medicine vocabulary and the perioperative facts. Each loader reads its file 
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from lowdose.knowledge.medicines import (
@@ -20,6 +18,7 @@ from lowdose.knowledge.medicines import (
     tokenize,
 )
 from lowdose.knowledge.regimens import PerioperativeFacts, load_perioperative_facts
+from lowdose.knowledge.sources import read_toml
 
 
 @dataclass(frozen=True)
@@ -189,8 +188,7 @@ def rules_from(data: Mapping[str, Any]) -> ScreeningRules:
 
 
 def read_screening_toml() -> dict[str, Any]:
-    path = resources.files("lowdose.knowledge").joinpath("data", "screening.toml")
-    return tomllib.loads(path.read_text("utf-8"))
+    return read_toml("screening.toml")
 
 
 @cache

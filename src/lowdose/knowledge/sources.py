@@ -106,9 +106,14 @@ def data_dir() -> Traversable:
     return resources.files("lowdose.knowledge").joinpath("data")
 
 
+def read_toml(name: str) -> dict[str, Any]:
+    """One TOML file of the shipped knowledge data, by its name under `data/`."""
+    return tomllib.loads(data_dir().joinpath(name).read_text("utf-8"))
+
+
 @cache
 def load_sources() -> Sources:
-    return parse_sources(tomllib.loads(data_dir().joinpath(SOURCES_FILE).read_text("utf-8")))
+    return parse_sources(read_toml(SOURCES_FILE))
 
 
 def parse_sources(data: Mapping[str, Any]) -> Sources:
