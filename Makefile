@@ -29,6 +29,7 @@ test: lint
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run.py
+	{ printf '\n## Outcome analysis (bench/outcomes.py)\n\n'; $(BIN)/python bench/outcomes.py; } >> bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
