@@ -98,6 +98,7 @@ def users_add(
         raise InputError("--role", f"must be one of {', '.join(accounts.USER_ROLES)}")
     password, generated = _password(password_stdin)
     ctx = operator_context(datetime.now(UTC))
+    _check_new_user(username, password, display_name)
     with migrated(database_url(database)) as db:
         clinic_id = _clinic_for(db, ctx, clinic, role)
         user = accounts.create_user(db, ctx, clinic_id=clinic_id, username=username,
@@ -109,6 +110,19 @@ def users_add(
     typer.echo(f"added {user.role} {user.username} (user {user.id}, clinic {user.clinic_id})")
     if generated:
         typer.echo(f"password (shown once): {password}")
+
+
+def _check_new_user(username: str, password: str, display_name: str | None) -> None:
+    """What `create_user` would refuse, checked before a new clinic is made for the user, so
+    a refused first admin leaves no clinic behind."""
+    from lowdose.security.passwords import check_password_rules
+    from lowdose.services import accounts
+    from lowdose.services._checks import text
+
+    accounts._check_username(username)  # private, but the one username rule
+    check_password_rules(password)
+    if display_name is not None:
+        text("display_name", display_name, max_length=200)
 
 
 def _password(from_stdin: bool) -> tuple[str, bool]:
