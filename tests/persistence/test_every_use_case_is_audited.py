@@ -6,7 +6,9 @@ case without an entry here fails `test_the_table_lists_every_patient_use_case`.
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable
 from datetime import date, datetime
 
@@ -14,11 +16,13 @@ import pytest
 from sqlalchemy import select
 
 from lowdose.security import audit
+import lowdose.services
 from lowdose.services import (
     careteams,
     checkins,
     courses,
     medicines,
+    outcomes,
     patients,
     procedures,
     questionnaires,
@@ -32,8 +36,10 @@ from lowdose.store.models import AuditEvent, AuditHead
 
 from .conftest import Cast
 
-MODULES = (careteams, checkins, courses, medicines, patients, procedures, questionnaires,
-           screening)
+# Every public service module, found rather than listed, so a new one cannot slip past.
+MODULES = tuple(importlib.import_module(f"lowdose.services.{m.name}")
+                for m in pkgutil.iter_modules(lowdose.services.__path__)
+                if not m.name.startswith("_"))
 DAY = date(2025, 6, 1)
 PLAN = PlanRequest(from_date=DAY, start_mg=1.5, target_mg=1.5)
 Call = Callable[[], object]
@@ -123,6 +129,10 @@ CASES: dict[str, Prepare] = {
         c.db, c.ctx("clinician"), c.ids.alice, instrument="pgic",
         answered_at=datetime(2025, 6, 1), answers={"change": 5})),
     "questionnaires.list_responses": _plain(lambda c: questionnaires.list_responses(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "outcomes.analyze_patient": _plain(lambda c: outcomes.analyze_patient(
+        c.db, c.ctx("clinician"), c.ids.alice, start=DAY)),
+    "outcomes.patient_flags": _plain(lambda c: outcomes.patient_flags(
         c.db, c.ctx("clinician"), c.ids.alice)),
     "screening.screen_patient": _plain(lambda c: screening.screen_patient(
         c.db, c.ctx("clinician"), c.ids.alice, as_of=datetime(2025, 6, 2, 9))),

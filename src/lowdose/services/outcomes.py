@@ -1,0 +1,70 @@
+"""Is it working, and who needs attention? The stored diary through the core analyses (issue 4).
+
+Both use cases read the record under `PatientAction.READ_RECORD`, audit the read, and hand the
+diary to the pure core: `core.outcomes.analyze_outcomes` (the same call `lowdose analyze` makes
+on a CSV, so both give the same numbers) and `core.monitoring.monitor`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from lowdose.core.diary import CheckIn, PlannedDose, observations
+from lowdose.core.flags import Flag
+from lowdose.core.monitoring import monitor
+from lowdose.core.outcomes import OutcomeReport, analyze_outcomes
+from lowdose.errors import InputError
+from lowdose.knowledge.evidence import load_side_effects
+from lowdose.knowledge.instruments import load_instruments
+from lowdose.knowledge.monitoring import load_monitoring_rules
+from lowdose.security.policy import PatientAction
+from lowdose.services._access import Access, patient_access
+from lowdose.services.checkins import CheckinView, _view
+from lowdose.services.context import Context
+from lowdose.services.courses import _courses, current_plan
+from lowdose.store.db import Database
+from lowdose.store.models import Checkin
+
+
+def analyze_patient(db: Database, ctx: Context, patient_id: int, *, start: date | None = None,
+                    onset_days: int | None = None) -> OutcomeReport:
+    """Baseline against treatment per rated measure; `start` defaults to the first LDN course."""
+    if onset_days is not None and onset_days < 0:
+        raise InputError("onset_days", "must be 0 or more")
+    with patient_access(db, ctx, patient_id, PatientAction.READ_RECORD,
+                        "outcomes.analyze") as access:
+        if start is None:
+            started = [course.started_on for course in _courses(access)]
+            if not started:
+                raise InputError("start", "no LDN course is recorded; give the day LDN started")
+            start = min(started)
+        return analyze_outcomes(observations(_diary(access)), start=start,
+                                instruments=load_instruments(), rules=load_monitoring_rules(),
+                                onset_days=onset_days)
+
+
+def patient_flags(db: Database, ctx: Context, patient_id: int) -> list[Flag]:
+    """The monitoring flags of one patient today, most severe first."""
+    today = ctx.now.date()
+    with patient_access(db, ctx, patient_id, PatientAction.READ_RECORD,
+                        "flags.list") as access:
+        running = current_plan(access, today)
+        steps = running[1].plan["steps"] if running and running[1] else []
+        plan = [PlannedDose(date.fromisoformat(s["from"]), float(s["dose_mg"])) for s in steps]
+        return monitor(_diary(access), today=today, rules=load_monitoring_rules(),
+                       course=load_side_effects(), plan=plan, instruments=load_instruments())
+
+
+def _diary(access: Access) -> list[CheckIn]:
+    rows = access.session.scalars(select(Checkin)
+                                  .where(Checkin.patient_id == access.patient.id)
+                                  .order_by(Checkin.date)).all()
+    return [_core_checkin(_view(row)) for row in rows]
+
+
+def _core_checkin(stored: CheckinView) -> CheckIn:
+    return CheckIn(day=stored.date, dose_taken=stored.dose_taken, dose_mg=stored.dose_mg,
+                   dose_time=stored.dose_time, ratings=dict(stored.ratings),
+                   side_effects=stored.side_effects, note=stored.note or "")
