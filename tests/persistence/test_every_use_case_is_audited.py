@@ -99,6 +99,8 @@ CASES: dict[str, Prepare] = {
         c.db, c.ctx("clinician"), c.ids.alice, course, PLAN)),
     "courses.list_courses": _plain(lambda c: courses.list_courses(
         c.db, c.ctx("clinician"), c.ids.alice)),
+    "courses.propose_next_step": _after(_course, lambda c, _: courses.propose_next_step(
+        c.db, c.ctx("clinician"), c.ids.alice)),
     "courses.plan_versions": _after(_course, lambda c, course: courses.plan_versions(
         c.db, c.ctx("clinician"), c.ids.alice, course)),
     "medicines.add_medicine": _plain(lambda c: medicines.add_medicine(

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import func, select
 
-from lowdose.core.titration import Timing, plan
+from lowdose.core.diary import SideEffect
+from lowdose.core.titration import DayRecord, Decision, Plan, Timing, next_step, plan
 from lowdose.errors import InputError
 from lowdose.knowledge.regimens import load_titration_facts
 from lowdose.security.policy import PatientAction
@@ -23,7 +24,7 @@ from lowdose.services._checks import optional_text
 from lowdose.services.context import Context
 from lowdose.services.errors import Conflict, NotFound
 from lowdose.store.db import Database
-from lowdose.store.models import LdnCourse, PlanVersion
+from lowdose.store.models import Checkin, LdnCourse, PlanVersion
 
 TIMINGS = ("bedtime", "morning")
 
@@ -181,15 +182,45 @@ def current_plan(access: Access, day: date) -> tuple[CourseView, PlanVersionView
 # ------------------------------------------------------------------------------- helpers
 
 
-def _append_plan(access: Access, course: LdnCourse, request: PlanRequest,
-                 reason: str | None) -> PlanVersionView:
-    computed = plan(
+def propose_next_step(db: Database, ctx: Context, patient_id: int, *,
+                      days: int = 28) -> Decision | None:
+    """What the diary suggests for today's dose (advance, hold, step back, morning, call).
+
+    A proposal only: a clinician approves it by revising the plan (`revise_plan`); a
+    self-managing patient reads it as a suggestion. None while no plan is running.
+    """
+    today = ctx.now.date()
+    with patient_access(db, ctx, patient_id, PatientAction.READ_RECORD,
+                        "plan.propose") as access:
+        running = current_plan(access, today)
+        if running is None or running[1] is None:
+            return None
+        rows = access.session.scalars(
+            select(Checkin).where(Checkin.patient_id == patient_id,
+                                  Checkin.date > today - timedelta(days=days),
+                                  Checkin.date <= today).order_by(Checkin.date)).all()
+        records = [DayRecord(day=r.date, dose_mg=r.dose_mg if r.dose_taken else None,
+                             dose_time=r.dose_time,
+                             side_effects=tuple(SideEffect(str(e["name"]), int(e["severity"]))
+                                                for e in r.side_effects or ()))
+                   for r in rows]
+        return next_step(records=records, plan=_compute(access, running[1].request),
+                         as_of=today, facts=load_titration_facts())
+
+
+def _compute(access: Access, request: PlanRequest) -> Plan:
+    return plan(
         from_date=request.from_date, facts=load_titration_facts(), protocol=request.protocol,
         start_mg=request.start_mg, step_mg=request.step_mg, every_days=request.every_days,
         target_mg=request.target_mg, weight_kg=access.patient.weight_kg,
         liquid_mg_per_ml=request.liquid_mg_per_ml,
         syringe_resolution_ml=request.syringe_resolution_ml,
         timing=cast(Timing, request.timing), clinician_override=request.clinician_override)
+
+
+def _append_plan(access: Access, course: LdnCourse, request: PlanRequest,
+                 reason: str | None) -> PlanVersionView:
+    computed = _compute(access, request)
     latest = access.session.scalar(select(func.max(PlanVersion.version))
                                    .where(PlanVersion.course_id == course.id)) or 0
     row = PlanVersion(course_id=course.id, version=latest + 1, parameters=request.to_dict(),
