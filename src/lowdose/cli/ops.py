@@ -301,21 +301,36 @@ def _restore_sqlite(url: str, file: Path) -> str:
     return revision
 
 
-def _restore_postgresql(url: str, file: Path) -> str | None:
+def _restore_postgresql(url: str, file: Path) -> str:
     pg_restore = shutil.which("pg_restore")
     if pg_restore is None:
         raise InputError("database", "restoring PostgreSQL needs pg_restore (the PostgreSQL "
                                      "client tools) on the PATH")
-    listed = subprocess.run([pg_restore, "--list", str(file)],  # noqa: S603
-                            capture_output=True, text=True, check=False)
-    if listed.returncode != 0 or "alembic_version" not in listed.stdout:
-        raise InputError("FILE", "is not a lowdose PostgreSQL backup made by `lowdose backup`")
+    revision = _dumped_revision(pg_restore, file)
+    if revision is None or revision not in _known_revisions():
+        raise InputError("FILE", f"schema revision {revision!r} is not one this version of "
+                                 "lowdose knows (a newer lowdose, or not a lowdose backup)")
     done = subprocess.run(  # noqa: S603
         [pg_restore, "--clean", "--if-exists", "--no-owner", "--single-transaction",
          f"--dbname={_libpq_url(url)}", str(file)],
         capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise InputError("FILE", f"pg_restore failed, nothing changed: {done.stderr.strip()}")
+    return revision
+
+
+def _dumped_revision(pg_restore: str, file: Path) -> str | None:
+    """The migration revision inside a pg_dump archive (the rows of `alembic_version`), None
+    when the file is no archive or holds no lowdose schema."""
+    done = subprocess.run(  # noqa: S603
+        [pg_restore, "--file=-", "--data-only", "--table=alembic_version", str(file)],
+        capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return None
+    lines = done.stdout.splitlines()
+    for i, line in enumerate(lines[:-1]):
+        if line.startswith("COPY ") and "alembic_version" in line:
+            return lines[i + 1] if lines[i + 1] != "\\." else None
     return None
 
 
@@ -405,6 +420,7 @@ def demo(
     if not no_serve:
         from lowdose.cli.serve import serve
 
+        sys.stdout.flush()  # the accounts must reach a pipe before the server blocks
         serve(host=host, port=port, database_url=url)
 
 
