@@ -1,17 +1,14 @@
 """Operating the stored record from the server's shell: accounts, the audit log, backups, demo.
 
 These commands act as the operator (`services.context.operator_context`): whoever can run them
-already holds the database file. Heavy imports (SQLAlchemy, the services) happen inside each
-command so `lowdose screen` stays fast.
+already holds the database file. Heavy imports (SQLAlchemy, the services, even sqlite3 and
+secrets) happen inside each command so `lowdose screen` stays fast.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
-import sqlite3
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -126,6 +123,8 @@ def _check_new_user(username: str, password: str, display_name: str | None) -> N
 
 
 def _password(from_stdin: bool) -> tuple[str, bool]:
+    import secrets
+
     if not from_stdin:
         return secrets.token_urlsafe(18), True
     # One line: a trailing newline from `echo` is not part of the password.
@@ -239,6 +238,8 @@ def make_backup(url: str, out: Path) -> BackupFile:
 
 
 def _backup_sqlite(url: str, partial: Path) -> str | None:
+    import sqlite3
+
     source_path = _sqlite_path(url)
     if not source_path.exists():
         raise InputError("database", f"no database at {source_path}")
@@ -255,6 +256,8 @@ def _backup_sqlite(url: str, partial: Path) -> str | None:
 
 
 def _backup_postgresql(url: str, partial: Path) -> str | None:
+    import subprocess
+
     from lowdose.store.migrate import current_revision
 
     pg_dump = shutil.which("pg_dump")
@@ -285,6 +288,8 @@ def restore_backup(url: str, file: Path) -> BackupFile:
 
 
 def _restore_sqlite(url: str, file: Path) -> str:
+    import sqlite3
+
     problem, revision = _check_sqlite_file(file)
     if problem:
         raise InputError("FILE", f"is not a usable backup: {problem}")
@@ -302,6 +307,8 @@ def _restore_sqlite(url: str, file: Path) -> str:
 
 
 def _restore_postgresql(url: str, file: Path) -> str:
+    import subprocess
+
     pg_restore = shutil.which("pg_restore")
     if pg_restore is None:
         raise InputError("database", "restoring PostgreSQL needs pg_restore (the PostgreSQL "
@@ -322,6 +329,8 @@ def _restore_postgresql(url: str, file: Path) -> str:
 def _dumped_revision(pg_restore: str, file: Path) -> str | None:
     """The migration revision inside a pg_dump archive (the rows of `alembic_version`), None
     when the file is no archive or holds no lowdose schema."""
+    import subprocess
+
     done = subprocess.run(  # noqa: S603
         [pg_restore, "--file=-", "--data-only", "--table=alembic_version", str(file)],
         capture_output=True, text=True, check=False)
@@ -336,6 +345,8 @@ def _dumped_revision(pg_restore: str, file: Path) -> str | None:
 
 def _check_sqlite_file(path: Path) -> tuple[str | None, str | None]:
     """(the first integrity problem or None, the migration revision or None) of a file."""
+    import sqlite3
+
     try:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
             result = [row[0] for row in db.execute("PRAGMA integrity_check")]
@@ -404,6 +415,8 @@ def demo(
     ] = None,
 ) -> None:
     """Create a demo clinic of synthetic patients with months of diaries, then serve it."""
+    import secrets
+
     from lowdose.services.demo import create_demo_clinic
 
     url = database or _fresh_demo_database()
