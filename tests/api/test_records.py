@@ -212,3 +212,49 @@ def test_record_screen_finds_an_opioid_on_the_stored_medicine_list(server: Recor
     assert screen.status_code == 200, screen.text
     assert screen.json()["verdict"] != "ok"
     assert "opioid" in screen.text.lower()
+
+
+# ------------------------------------------------------------------------ courses and plans
+
+
+def test_plan_revision_appends_a_version_and_keeps_the_first(server: RecordServer) -> None:
+    base = f"/api/v1/patients/{server.cast.ids.alice}/courses"
+    headers = server.as_("clinician")
+    course = server.client.post(base, headers=headers, json={
+        "started_on": "2025-06-02", "indication": "fibromyalgia",
+        "first_plan": {"from_date": "2025-06-02", "protocol": "ldnrt-liquid"}})
+    assert course.status_code == 200, course.text
+    plans = f"{base}/{course.json()['id']}/plans"
+    revised = server.client.post(plans, headers=headers, json={
+        "request": {"from_date": "2025-06-09", "protocol": "ldnrt-liquid", "target_mg": 3},
+        "reason": "dreams at 4.5 mg"})
+    assert revised.status_code == 200, revised.text
+    versions = server.client.get(plans, headers=server.as_("patient")).json()
+    assert [(v["version"], v["request"]["from_date"]) for v in versions] == [
+        (1, "2025-06-02"), (2, "2025-06-09")]
+
+
+@pytest.mark.parametrize(("plan", "field"), [
+    ({"from_date": "2025-06-02", "every_days": "weekly"}, "request.every_days"),
+    ({"from_date": "not a date"}, "request.from_date"),
+    ({"protocol": "ldnrt-liquid"}, "request.from_date"),
+    ({"from_date": "2025-06-02", "dose": 3}, "request.dose"),
+])
+def test_bad_plan_request_is_422_naming_the_field(server: RecordServer, plan: dict[str, Any],
+                                                  field: str) -> None:
+    base = f"/api/v1/patients/{server.cast.ids.alice}/courses"
+    headers = server.as_("clinician")
+    course = server.client.post(base, headers=headers, json={"started_on": "2025-06-02"})
+    response = server.client.post(f"{base}/{course.json()['id']}/plans", headers=headers,
+                                  json={"request": plan})
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+def test_a_patient_cannot_prescribe_for_themselves(server: RecordServer) -> None:
+    base = f"/api/v1/patients/{server.cast.ids.alice}/courses"
+    response = server.client.post(base, headers=server.as_("patient"),
+                                  json={"started_on": "2025-06-02"})
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    assert server.client.get(base, headers=server.as_("patient")).json() == []

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lowdose.api.deps import DB, Ctx
 from lowdose.api.problems import documented
-from lowdose.errors import InputError
 from lowdose.services import (
     accounts,
     careteams,
@@ -208,16 +207,32 @@ def checkin_history(db: DB, ctx: Ctx, patient_id: int, day: date) -> list[dict[s
 # -------------------------------------------------------------------------------- courses
 
 
+class PlanOptions(Strict):
+    """What the prescriber asks the planner for: the options of `lowdose plan`."""
+
+    from_date: date
+    protocol: str | None = None
+    start_mg: float | None = None
+    step_mg: float | None = None
+    every_days: int | None = None
+    target_mg: float | None = None
+    liquid_mg_per_ml: float | None = None
+    syringe_resolution_ml: float | None = None
+    timing: str = "bedtime"
+    clinician_override: bool = False
+
+    def request(self) -> courses.PlanRequest:
+        return courses.PlanRequest(**self.model_dump())
+
+
 class NewCourse(Strict):
     started_on: date
     indication: str | None = None
-    first_plan: dict[str, Any] | None = Field(None, description="A plan request (the options "
-                                                                "of `lowdose plan`)")
+    first_plan: PlanOptions | None = None
 
 
 class PlanRevision(Strict):
-    request: dict[str, Any] = Field(description="`from_date`, `protocol`, `start_mg`, "
-                                                "`step_mg`, `every_days`, `target_mg`, …")
+    request: PlanOptions
     reason: str | None = None
 
 
@@ -228,17 +243,6 @@ class CourseEnd(Strict):
 COURSE = PATIENT + "/courses/{course_id}"
 
 
-def _plan_request(data: dict[str, Any], field: str) -> courses.PlanRequest:
-    try:
-        return courses.PlanRequest.from_dict(data)
-    except KeyError as missing:
-        raise InputError(f"{field}.{missing.args[0]}", "is required") from None
-    except TypeError as wrong:
-        raise InputError(field, f"is not a valid plan request: {wrong}") from None
-    except ValueError as wrong:
-        raise InputError(f"{field}.from_date", f"is not a valid date: {wrong}") from None
-
-
 @router.get(PATIENT + "/courses", tags=["courses"], summary="LDN courses", responses=REFUSALS)
 def list_courses(db: DB, ctx: Ctx, patient_id: int) -> list[dict[str, object]]:
     return _dicts(courses.list_courses(db, ctx, patient_id))
@@ -247,8 +251,7 @@ def list_courses(db: DB, ctx: Ctx, patient_id: int) -> list[dict[str, object]]:
 @router.post(PATIENT + "/courses", tags=["courses"], summary="Start an LDN course",
              responses=WRITES)
 def start_course(db: DB, ctx: Ctx, patient_id: int, body: NewCourse) -> dict[str, object]:
-    first = (_plan_request(body.first_plan, "first_plan") if body.first_plan is not None
-             else None)
+    first = body.first_plan.request() if body.first_plan is not None else None
     return courses.start_course(db, ctx, patient_id, started_on=body.started_on,
                                 indication=body.indication, first_plan=first).to_dict()
 
@@ -271,8 +274,7 @@ def plan_versions(db: DB, ctx: Ctx, patient_id: int,
              responses=WRITES)
 def revise_plan(db: DB, ctx: Ctx, patient_id: int, course_id: int,
                 body: PlanRevision) -> dict[str, object]:
-    request = _plan_request(body.request, "request")
-    return courses.revise_plan(db, ctx, patient_id, course_id, request,
+    return courses.revise_plan(db, ctx, patient_id, course_id, body.request.request(),
                                reason=body.reason).to_dict()
 
 
