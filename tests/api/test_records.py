@@ -258,3 +258,40 @@ def test_a_patient_cannot_prescribe_for_themselves(server: RecordServer) -> None
     assert response.status_code == 403
     assert response.headers["content-type"] == "application/problem+json"
     assert server.client.get(base, headers=server.as_("patient")).json() == []
+
+
+# ----------------------------------------------------------------------------- medicines
+
+
+@pytest.mark.parametrize(("sent", "kept"), [
+    ("2025-06-01", "2025-06-01"),
+    ("2025-06-01T22:30", "2025-06-01T22:30"),
+])
+def test_medicine_last_taken_keeps_a_bare_date_apart_from_a_moment(
+        server: RecordServer, sent: str, kept: str) -> None:
+    base = f"/api/v1/patients/{server.cast.ids.alice}/medicines"
+    added = server.client.post(base, headers=server.as_("patient"),
+                               json={"text": "tramadol 50 mg", "last_taken": sent})
+    assert added.status_code == 200, added.text
+    # A bare date must not gain a time of day; a moment may gain seconds.
+    allowed = {kept, kept + ":00"} if "T" in kept else {kept}
+    assert added.json()["last_taken"] in allowed
+
+
+def test_stopping_a_medicine_keeps_its_earlier_version(server: RecordServer) -> None:
+    base = f"/api/v1/patients/{server.cast.ids.alice}/medicines"
+    headers = server.as_("patient")
+    added = server.client.post(base, headers=headers, json={"text": "tramadol 50 mg"}).json()
+    stopped = server.client.patch(f"{base}/{added['id']}", headers=headers,
+                                  json={"stopped_on": "2025-06-01"})
+    assert stopped.status_code == 200, stopped.text
+    history = server.client.get(f"{base}/{added['id']}/history", headers=headers).json()
+    assert [h["stopped_on"] for h in history] == [None, "2025-06-01"]
+
+
+def test_unreadable_last_taken_is_422_naming_the_field(server: RecordServer) -> None:
+    base = f"/api/v1/patients/{server.cast.ids.alice}/medicines"
+    response = server.client.post(base, headers=server.as_("patient"),
+                                  json={"text": "tramadol 50 mg", "last_taken": "yesterday"})
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["last_taken"]

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from lowdose.api.deps import DB, Ctx
 from lowdose.api.problems import documented
@@ -110,12 +110,23 @@ def update_profile(db: DB, ctx: Ctx, patient_id: int,
 # ----------------------------------------------------------------------------- medicines
 
 
+def _day_or_moment(value: Any) -> Any:
+    # A bare date means "that day" and a date with a time means that moment; pydantic's own
+    # union would turn "2025-06-01" into midnight.
+    if isinstance(value, str):
+        return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    return value
+
+
+DayOrMoment = Annotated[date | datetime | None, BeforeValidator(_day_or_moment)]
+
+
 class NewMedicine(Strict):
     text: str
     rxnorm: str | None = None
     started_on: date | None = None
     stopped_on: date | None = None
-    last_taken: datetime | date | None = None
+    last_taken: DayOrMoment = None
 
 
 class MedicineChange(Strict):
@@ -125,7 +136,7 @@ class MedicineChange(Strict):
     rxnorm: str | None = None
     started_on: date | None = None
     stopped_on: date | None = None
-    last_taken: datetime | date | None = None
+    last_taken: DayOrMoment = None
 
 
 MEDICINE = PATIENT + "/medicines/{medicine_id}"
