@@ -10,10 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from lowdose.api.app import create_app
 from lowdose.settings import Settings
 from lowdose.store import Database
+from lowdose.store.models import AuditEvent
 from persistence.conftest import (  # noqa: F401  (fixtures used by name)
     PASSWORD,
     Cast,
@@ -295,3 +297,20 @@ def test_unreadable_last_taken_is_422_naming_the_field(server: RecordServer) -> 
                                   json={"text": "tramadol 50 mg", "last_taken": "yesterday"})
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == ["last_taken"]
+
+
+# ---------------------------------------------------------------------------------- audit
+
+
+@pytest.mark.parametrize(("persona", "outcome"), [("patient", "allowed"),
+                                                  ("other_clinician", "denied")])
+def test_each_record_request_is_audited_with_who_and_the_client_address(
+        server: RecordServer, persona: str, outcome: str) -> None:
+    url = f"/api/v1/patients/{server.cast.ids.alice}/checkins"
+    server.client.post(url, json=CHECKIN, headers=server.as_(persona))
+    with server.cast.db.transaction(write=False) as session:
+        events = session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "checkin.record")).all()
+        seen = [(e.actor_user_id, e.outcome, e.patient_id, e.source) for e in events]
+    assert seen == [(server.cast.user(persona).id, outcome, server.cast.ids.alice,
+                     "127.0.0.1")]
