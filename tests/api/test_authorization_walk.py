@@ -75,6 +75,9 @@ TABLE: dict[tuple[str, str], dict[str, frozenset[str]]] = {
     ("GET", P + "/questionnaires"): READ,
     ("POST", P + "/questionnaires"): WRITE,
     ("GET", P + "/screen"): READ,
+    ("GET", P + "/outcomes"): READ,
+    ("GET", P + "/flags"): READ,
+    ("GET", P + "/next-step"): READ,
     ("GET", "/api/v1/clinics/{clinic_id}/users"): ADMINISTER,
     ("POST", "/api/v1/clinics/{clinic_id}/users"): ADMINISTER,
     ("PATCH", "/api/v1/users/{user_id}"): ADMINISTER,
@@ -244,7 +247,8 @@ def no_foreign_records(world: World) -> Callable[[Call, Any], list[str]]:
         if call.method != "GET" or not 200 <= call.status < 300:
             return []
         body = response.json()
-        items = body if isinstance(body, list) else [body]
+        items = [item for item in (body if isinstance(body, list) else [body])
+                 if isinstance(item, dict)]
         owner = {"clinic_id": world.clinic[call.side]}
         if call.path.startswith(P):
             owner["patient_id"] = world.patient[call.side]

@@ -15,8 +15,8 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import select
 
-from lowdose.security import audit
 import lowdose.services
+from lowdose.security import audit
 from lowdose.services import (
     careteams,
     checkins,

@@ -10,7 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
 
 from lowdose import __version__
-from lowdose.api import auth, clinical, deps, problems, records
+from lowdose.api import auth, clinical, deps, outcomes, problems, records
 from lowdose.settings import Settings, get_settings
 
 DESCRIPTION = """Decision support for low-dose naltrexone (LDN): safety screen, titration
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(clinical.router)
     app.include_router(auth.router)
     app.include_router(records.router)
+    app.include_router(outcomes.router)
     app.add_api_route("/", _to_docs, include_in_schema=False)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

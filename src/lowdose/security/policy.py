@@ -111,10 +111,13 @@ CLINIC_RULES: dict[ClinicAction, frozenset[Role]] = {
 
 def relations(actor: Actor, patient: PatientRef) -> frozenset[Relation]:
     """How `actor` stands to `patient`; empty across clinics."""
-    if actor.user_id is None or actor.clinic_id != patient.clinic_id:
+    # The operator runs the server, not a clinic: no relation to any patient, whatever ids say.
+    if actor.role is Role.OPERATOR or actor.user_id is None:
+        return frozenset()
+    if actor.clinic_id != patient.clinic_id:
         return frozenset()
     found: set[Relation] = set()
-    if patient.id is not None and actor.user_id == patient.user_id:
+    if patient.id is not None and actor.user_id == patient.user_id and actor.role is Role.PATIENT:
         found.add(Relation.SELF)
     on_team = patient.id is not None and actor.user_id in patient.care_team
     if on_team and actor.role is Role.CLINICIAN:
