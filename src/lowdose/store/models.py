@@ -375,3 +375,15 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer)
     window_started_at: Mapped[datetime] = mapped_column(DateTime)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# --- panel and n-of-1 (issue 4; migration 0002) ---
+
+
+# --- web app (issue 5; migration 0003) ---
+
+
+# --- calendar feeds (issue 6; migration 0004) ---
+
+
+# --- CDS Hooks (issue 6; migration 0005) ---
