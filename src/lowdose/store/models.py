@@ -386,4 +386,35 @@ class LoginThrottle(Base):
 # --- calendar feeds (issue 6; migration 0004) ---
 
 
+class CalendarPreference(Base):
+    """How a patient's calendar is written: their time zone (IANA name; None: floating local
+    times) and whether descriptions may name the medicine (off unless the patient opts in)."""
+
+    __tablename__ = "calendar_preferences"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    medicine_names: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class CalendarFeed(Base):
+    """A secret feed URL for calendar apps. Only the SHA-256 of its token is stored; the feed
+    reads the record as its creator, so it stops when the creator loses access or it is
+    revoked."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
 # --- CDS Hooks (issue 6; migration 0005) ---
