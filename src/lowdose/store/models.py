@@ -418,3 +418,15 @@ class CalendarFeed(Base):
 
 
 # --- CDS Hooks (issue 6; migration 0005) ---
+
+
+class CdsJwtId(Base):
+    """A JWT id (`jti`) an EHR client has already used: a second request with it is a replay.
+    Kept until the token expires, after which the token itself is refused anyway."""
+
+    __tablename__ = "cds_jwt_ids"
+
+    issuer: Mapped[str] = mapped_column(String(500), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime)
