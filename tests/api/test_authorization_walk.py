@@ -78,6 +78,7 @@ TABLE: dict[tuple[str, str], dict[str, frozenset[str]]] = {
     ("GET", P + "/outcomes"): READ,
     ("GET", P + "/flags"): READ,
     ("GET", P + "/next-step"): READ,
+    ("POST", P + "/next-step/approve"): PRESCRIBE,
     ("GET", "/api/v1/clinics/{clinic_id}/users"): ADMINISTER,
     ("POST", "/api/v1/clinics/{clinic_id}/users"): ADMINISTER,
     ("PATCH", "/api/v1/users/{user_id}"): ADMINISTER,
@@ -163,6 +164,13 @@ class World:
                 db, ctx, patient, name="knee arthroscopy", at=datetime(2025, 7, 1, 8, 0)).id
         if "/courses" in path:
             self._end_running(side)
+        if path.endswith("/next-step/approve"):
+            # Something to approve: a running course with a plan.
+            self._end_running(side)
+            courses.start_course(db, ctx, patient, started_on=self.course_day[side],
+                                 first_plan=courses.PlanRequest(
+                                     from_date=self.course_day[side],
+                                     protocol="dartmouth-weekly"))
         if "{course_id}" in path:
             found["course_id"] = courses.start_course(db, ctx, patient,
                                                       started_on=self.course_day[side]).id

@@ -7,8 +7,9 @@ so what the patient was told on any day stays on the record.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
@@ -18,13 +19,20 @@ from lowdose.core.diary import SideEffect
 from lowdose.core.titration import DayRecord, Decision, Plan, Timing, next_step, plan
 from lowdose.errors import InputError
 from lowdose.knowledge.regimens import load_titration_facts
-from lowdose.security.policy import PatientAction
-from lowdose.services._access import Access, patient_access
+from lowdose.security.policy import PatientAction, Role, authorize
+from lowdose.services._access import Access, load_ref, patient_access
 from lowdose.services._checks import optional_text
 from lowdose.services.context import Context
-from lowdose.services.errors import Conflict, NotFound
+from lowdose.services.errors import Conflict, Forbidden, NotFound
 from lowdose.store.db import Database
-from lowdose.store.models import Checkin, LdnCourse, PlanVersion
+from lowdose.store.models import (
+    CareTeamMember,
+    CareTeamPatient,
+    Checkin,
+    LdnCourse,
+    PlanVersion,
+    User,
+)
 
 TIMINGS = ("bedtime", "morning")
 
@@ -186,26 +194,177 @@ def propose_next_step(db: Database, ctx: Context, patient_id: int, *,
                       days: int = 28) -> Decision | None:
     """What the diary suggests for today's dose (advance, hold, step back, morning, call).
 
-    A proposal only: a clinician approves it by revising the plan (`revise_plan`); a
-    self-managing patient reads it as a suggestion. None while no plan is running.
+    A proposal only: a clinician approves it (`approve_next_step`); a self-managing patient
+    reads it as a suggestion. None while no plan is running.
     """
-    today = ctx.now.date()
+    found = next_step_proposal(db, ctx, patient_id, days=days)
+    return None if found is None else found.decision
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The diary's proposal and who may act on it.
+
+    `self_managing`: no clinician is on the patient's care team, so nobody can approve it and
+    it stays a suggestion (the policy lets only a care-team clinician prescribe).
+    `may_approve`: whether the caller may approve it (`approve_next_step`).
+    """
+
+    decision: Decision
+    course_id: int
+    plan_version: int
+    self_managing: bool
+    may_approve: bool
+
+    @property
+    def message(self) -> str:
+        if self.self_managing:
+            return SELF_MANAGING
+        return (APPROVE if self.may_approve else NEEDS_CLINICIAN)
+
+    def to_dict(self) -> dict[str, object]:
+        return {**self.decision.to_dict(), "course_id": self.course_id,
+                "plan_version": self.plan_version,
+                "approval": "suggestion" if self.self_managing else "clinician",
+                "may_approve": self.may_approve, "message": self.message}
+
+
+SELF_MANAGING = ("A suggestion from your diary, not a change to your plan. No clinician is on "
+                 "your care team, so lowdose cannot approve it: talk to whoever prescribes "
+                 "your LDN before changing the dose or the time.")
+NEEDS_CLINICIAN = ("A proposal from the diary for the clinician on the care team to approve "
+                   "or change. Until then the plan stays as it is.")
+APPROVE = ("A proposal from the diary. Approving it makes a new plan version from today; "
+           "you may change the dose or the time first. It supports your decision, it does "
+           "not make it.")
+REFUSED_FOR_PATIENT = ("only a clinician on the care team can approve a change to the plan; "
+                       "the diary's proposal is a suggestion to discuss with your prescriber")
+
+
+@dataclass(frozen=True)
+class StepEdits:
+    """What a clinician changes in the proposal before approving it (None: as proposed)."""
+
+    dose_mg: float | None = None
+    timing: str | None = None
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.dose_mg is not None and (isinstance(self.dose_mg, bool)
+                                         or not math.isfinite(self.dose_mg)
+                                         or self.dose_mg <= 0):
+            raise InputError("dose_mg", "must be a positive number of milligrams")
+        if self.timing is not None and self.timing not in TIMINGS:
+            raise InputError("timing", f"must be one of {', '.join(TIMINGS)}")
+
+    @property
+    def empty(self) -> bool:
+        return self.dose_mg is None and self.timing is None
+
+
+@dataclass(frozen=True)
+class Approval:
+    proposal: Decision
+    edited: bool
+    plan: PlanVersionView
+
+    def to_dict(self) -> dict[str, object]:
+        return {"proposal": self.proposal.to_dict(), "edited": self.edited,
+                "plan": self.plan.to_dict()}
+
+
+def next_step_proposal(db: Database, ctx: Context, patient_id: int, *,
+                       days: int = 28) -> Proposal | None:
+    """The diary's proposal for today with who may approve it; None while no plan runs."""
     with patient_access(db, ctx, patient_id, PatientAction.READ_RECORD,
                         "plan.propose") as access:
-        running = current_plan(access, today)
-        if running is None or running[1] is None:
+        found = _proposal(access, days)
+        if found is None:
             return None
-        rows = access.session.scalars(
-            select(Checkin).where(Checkin.patient_id == patient_id,
-                                  Checkin.date > today - timedelta(days=days),
-                                  Checkin.date <= today).order_by(Checkin.date)).all()
-        records = [DayRecord(day=r.date, dose_mg=r.dose_mg if r.dose_taken else None,
-                             dose_time=r.dose_time,
-                             side_effects=tuple(SideEffect(str(e["name"]), int(e["severity"]))
-                                                for e in r.side_effects or ()))
-                   for r in rows]
-        return next_step(records=records, plan=_compute(access, running[1].request),
+        course, version, decision = found
+        ref = load_ref(access.session, patient_id, lock=False)[1]
+        may = authorize(ctx.actor, PatientAction.PRESCRIBE, ref).allowed
+        return Proposal(decision, course.id, version.version,
+                        self_managing=not _has_clinician(access), may_approve=may)
+
+
+def approve_next_step(db: Database, ctx: Context, patient_id: int, *,
+                      edits: StepEdits | None = None, days: int = 28) -> Approval:
+    """Approve the diary's proposal (optionally edited): a new plan version from today whose
+    reason records that it was the diary's proposal. Only a care-team clinician may."""
+    changes = edits or StepEdits()
+    note = optional_text("note", changes.note, max_length=1000)
+    try:
+        with patient_access(db, ctx, patient_id, PatientAction.PRESCRIBE, "plan.approve",
+                            write=True) as access:
+            found = _proposal(access, days)
+            if found is None:
+                raise Conflict("no plan is running, so there is nothing to approve")
+            course_view, version, decision = found
+            course = _course(access, course_view.id)
+            request = _approved_request(version.request, decision, changes, access.ctx.now)
+            reason = _approval_reason(decision, changes, note)
+            made = _append_plan(access, course, request, reason)
+            return Approval(decision, not changes.empty, made)
+    except Forbidden:
+        if ctx.actor.role is Role.PATIENT:
+            raise Forbidden(REFUSED_FOR_PATIENT) from None
+        raise
+
+
+def _proposal(access: Access, days: int) -> tuple[CourseView, PlanVersionView,
+                                                 Decision] | None:
+    today = access.ctx.now.date()
+    running = current_plan(access, today)
+    if running is None or running[1] is None:
+        return None
+    rows = access.session.scalars(
+        select(Checkin).where(Checkin.patient_id == access.patient.id,
+                              Checkin.date > today - timedelta(days=days),
+                              Checkin.date <= today).order_by(Checkin.date)).all()
+    records = [DayRecord(day=r.date, dose_mg=r.dose_mg if r.dose_taken else None,
+                         dose_time=r.dose_time,
+                         side_effects=tuple(SideEffect(str(e["name"]), int(e["severity"]))
+                                            for e in r.side_effects or ()))
+               for r in rows]
+    decision = next_step(records=records, plan=_compute(access, running[1].request),
                          as_of=today, facts=load_titration_facts())
+    return running[0], running[1], decision
+
+
+def _has_clinician(access: Access) -> bool:
+    found = access.session.scalar(
+        select(User.id)
+        .join(CareTeamMember, CareTeamMember.user_id == User.id)
+        .join(CareTeamPatient, CareTeamPatient.care_team_id == CareTeamMember.care_team_id)
+        .where(CareTeamPatient.patient_id == access.patient.id, User.role == "clinician",
+               User.active.is_(True)).limit(1))
+    return found is not None
+
+
+def _approved_request(previous: PlanRequest, decision: Decision, edits: StepEdits,
+                      now: datetime) -> PlanRequest:
+    """The plan from today: the approved dose now, then the earlier plan's pace and target."""
+    dose = edits.dose_mg if edits.dose_mg is not None else decision.dose_mg
+    if dose <= 0:
+        # "Stop and call" proposes no dose: stopping is ending the course, not a new plan.
+        raise Conflict("the diary proposes stopping and calling the patient; end the course "
+                       "or approve with a dose (dose_mg) you choose")
+    timing = edits.timing or ("morning" if decision.action == "move_to_morning"
+                              else previous.timing)
+    return replace(previous, from_date=now.date(), start_mg=dose, timing=timing)
+
+
+def _approval_reason(decision: Decision, edits: StepEdits, note: str | None) -> str:
+    proposed = f"{decision.action.replace('_', ' ')}, {decision.dose_mg:g} mg"
+    if edits.empty:
+        head = f"Approved the diary's proposal ({proposed})."
+    else:
+        changed = ", ".join(part for part in (
+            None if edits.dose_mg is None else f"{edits.dose_mg:g} mg",
+            None if edits.timing is None else f"at {edits.timing}") if part)
+        head = f"Approved the diary's proposal ({proposed}) after changing it to {changed}."
+    return " ".join(part for part in (head, f"Diary: {decision.reason}", note) if part)
 
 
 def _compute(access: Access, request: PlanRequest) -> Plan:
