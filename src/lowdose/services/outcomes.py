@@ -7,25 +7,28 @@ on a CSV, so both give the same numbers) and `core.monitoring.monitor`.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from lowdose.core.diary import CheckIn, PlannedDose, observations
 from lowdose.core.flags import Flag
+from lowdose.core.instruments import Score
 from lowdose.core.monitoring import monitor
 from lowdose.core.outcomes import OutcomeReport, analyze_outcomes
 from lowdose.errors import InputError
 from lowdose.knowledge.evidence import load_side_effects
 from lowdose.knowledge.instruments import load_instruments
-from lowdose.knowledge.monitoring import load_monitoring_rules
+from lowdose.knowledge.monitoring import MonitoringRules, load_monitoring_rules
 from lowdose.security.policy import PatientAction
 from lowdose.services._access import Access, patient_access
 from lowdose.services.checkins import CheckinView, _view
 from lowdose.services.context import Context
 from lowdose.services.courses import _courses, current_plan
+from lowdose.services.questionnaires import stored_score
 from lowdose.store.db import Database
-from lowdose.store.models import Checkin
+from lowdose.store.models import Checkin, QuestionnaireResponse
 
 
 def analyze_patient(db: Database, ctx: Context, patient_id: int, *, start: date | None = None,
@@ -46,15 +49,28 @@ def analyze_patient(db: Database, ctx: Context, patient_id: int, *, start: date 
 
 
 def patient_flags(db: Database, ctx: Context, patient_id: int) -> list[Flag]:
-    """The monitoring flags of one patient today, most severe first."""
+    """The monitoring flags of one patient today, most severe first, questionnaire alerts
+    (PHQ-9 item 9 with its crisis guidance) included."""
     today = ctx.now.date()
     with patient_access(db, ctx, patient_id, PatientAction.READ_RECORD,
                         "flags.list") as access:
         running = current_plan(access, today)
         steps = running[1].plan["steps"] if running and running[1] else []
         plan = [PlannedDose(date.fromisoformat(s["from"]), float(s["dose_mg"])) for s in steps]
-        return monitor(_diary(access), today=today, rules=load_monitoring_rules(),
-                       course=load_side_effects(), plan=plan, instruments=load_instruments())
+        rules = load_monitoring_rules()
+        return monitor(_diary(access), today=today, rules=rules,
+                       course=load_side_effects(), plan=plan, instruments=load_instruments(),
+                       scores=recent_scores(access.session, access.patient.id, today, rules))
+
+
+def recent_scores(session: Session, patient_id: int, today: date,
+                  rules: MonitoringRules) -> list[Score]:
+    """Scores of the questionnaires answered in the monitoring's recent window."""
+    since = datetime.combine(today - timedelta(days=rules.window.recent_days - 1), time.min)
+    rows = session.scalars(select(QuestionnaireResponse).where(
+        QuestionnaireResponse.patient_id == patient_id,
+        QuestionnaireResponse.answered_at >= since)).all()
+    return [found for row in rows if (found := stored_score(row)) is not None]
 
 
 def _diary(access: Access) -> list[CheckIn]:
