@@ -9,20 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from lowdose import __version__, web
-from lowdose.api import (
-    auth,
-    calendar,
-    cdshooks,
-    clinical,
-    deps,
-    fhir,
-    health,
-    middleware,
-    outcomes,
-    problems,
-    records,
-    reports,
-)
+from lowdose.api import auth, clinical, deps, outcomes, problems, records
 from lowdose.settings import Settings, get_settings
 
 DESCRIPTION = """Decision support for low-dose naltrexone (LDN): safety screen, titration
@@ -33,32 +20,24 @@ Errors are RFC 9457 problem details (`application/problem+json`)."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
-    docs = settings.docs_enabled  # Swagger UI: off in production unless asked for
     app = FastAPI(
         title="lowdose",
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs" if docs else None,
-        swagger_ui_oauth2_redirect_url="/api/v1/docs/oauth2-redirect" if docs else None,
+        docs_url="/api/v1/docs",
+        swagger_ui_oauth2_redirect_url="/api/v1/docs/oauth2-redirect",
         redoc_url=None,
         lifespan=deps.lifespan,
     )
-    app.state.settings = settings
+    app.state.settings = settings or get_settings()
     problems.install(app)
     deps.install(app)
     app.include_router(clinical.router)
-    app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(records.router)
     app.include_router(outcomes.router)
-    app.include_router(reports.router)
-    app.include_router(calendar.router)
-    app.include_router(fhir.router)
-    app.include_router(cdshooks.router)
     app.include_router(web.router)  # the web app, from `/`
-    middleware.install(app, settings)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
