@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lowdose.web import assets, auth, patient
+from lowdose.web import assets, auth, onboarding, patient
 
 router = APIRouter(include_in_schema=False)
 router.include_router(assets.router)
 router.include_router(auth.router)
 router.include_router(patient.router)
+router.include_router(onboarding.router)
