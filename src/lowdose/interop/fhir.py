@@ -24,6 +24,7 @@ ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 # exists, interop-notes §1.3). URNs: a self-hosted server has no domain of its own to use.
 LOCAL_MEASURES = "urn:lowdose:fhir:CodeSystem:measure"
 PATIENT_IDS = "urn:lowdose:fhir:sid:patient"
+LDN_COURSE_IDS = "urn:lowdose:fhir:sid:ldn-course"
 QUESTIONNAIRES = "urn:lowdose:fhir:Questionnaire:"
 LAST_TAKEN = "urn:lowdose:fhir:StructureDefinition:last-taken"
 

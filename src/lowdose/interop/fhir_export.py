@@ -28,6 +28,7 @@ from lowdose.interop.fhir import (
     CONDITION_CATEGORY,
     CONDITION_CLINICAL,
     LAST_TAKEN,
+    LDN_COURSE_IDS,
     LOCAL_MEASURES,
     LOINC,
     NALTREXONE_RXNORM,
@@ -91,8 +92,8 @@ def record_bundle(record: RecordExport, instruments: Mapping[str, Instrument], *
         build.condition(condition)
     for medicine in record.medicines:
         build.statement(medicine)
-    for entry in record.courses:
-        build.ldn_request(entry)
+    for course in record.courses:
+        build.ldn_request(course)
     for checkin in record.checkins:
         build.diary_day(checkin)
     for response in record.responses:
@@ -206,6 +207,7 @@ class _Builder:
         ended = course.ended_on is not None
         resource: dict[str, Any] = {
             "resourceType": "MedicationRequest", "id": f"ldn-course-{course.id}",
+            "identifier": [{"system": LDN_COURSE_IDS, "value": str(course.id)}],
             "contained": [medication],
             "status": "completed" if ended else "active", "intent": "order",
             "medicationReference": {"reference": "#ldn", "display": "low-dose naltrexone"},

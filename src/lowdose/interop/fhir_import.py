@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from lowdose.errors import InputError
-from lowdose.interop.fhir import LAST_TAKEN, RXNORM, SNOMED
+from lowdose.interop.fhir import LAST_TAKEN, LDN_COURSE_IDS, RXNORM, SNOMED
 
 MAX_ENTRIES = 2000
 IMPORTED = ("MedicationStatement", "MedicationRequest", "Condition")
@@ -103,7 +103,7 @@ class _Reader:
         entry = self.entries[i]
         if not isinstance(entry, Mapping) or not isinstance(entry.get("resource"), Mapping):
             raise InputError(f"Bundle.entry[{i}].resource", "is required (an object)")
-        resource = entry["resource"]
+        resource: Mapping[str, Any] = entry["resource"]
         if not isinstance(resource.get("resourceType"), str):
             raise InputError(f"Bundle.entry[{i}].resource.resourceType", "is required")
         return resource
@@ -144,6 +144,9 @@ class _Reader:
         stopped = _STATEMENT_STOPPED if kind == "MedicationStatement" else _REQUEST_STOPPED
         if status not in current | stopped:
             return Skipped(i, kind, f"status {status}: not a medicine being taken")
+        if _is_ldn_course(resource):
+            return Skipped(i, kind, "an LDN course exported by lowdose: courses are "
+                                    "prescribed in lowdose, not imported")
         text, rxnorm = self.medication(resource, where)
         started, ended = _period(resource, where)
         note = None
@@ -225,6 +228,12 @@ class _Reader:
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"{where}.code", "needs a text, a display or a known SNOMED code")
         return ConditionItem(i, text.strip())
+
+
+def _is_ldn_course(resource: Mapping[str, Any]) -> bool:
+    identifiers = resource.get("identifier", [])
+    return isinstance(identifiers, list) and any(
+        isinstance(i, Mapping) and i.get("system") == LDN_COURSE_IDS for i in identifiers)
 
 
 def _text(resource: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> Any:

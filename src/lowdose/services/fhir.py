@@ -6,6 +6,7 @@ whole or not at all, and the stored-record screen sees what it brought."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -158,8 +159,8 @@ def _snomed_names() -> dict[str, str]:
 
 def _store(access: Access, parsed: ParsedBundle) -> list[ItemReport]:
     session, pid = access.session, access.patient.id
-    listed = {(m.text.casefold(), m.rxnorm)
-              for m in medicine_service.current_medicines(access) if m.stopped_on is None}
+    listed = {(m.text.casefold(), m.rxnorm, m.stopped_on)
+              for m in medicine_service.current_medicines(access)}
     active = {t.casefold() for t in session.scalars(
         select(PatientCondition.text).where(PatientCondition.patient_id == pid,
                                             PatientCondition.removed_at.is_(None)))}
@@ -169,7 +170,10 @@ def _store(access: Access, parsed: ParsedBundle) -> list[ItemReport]:
     return reports
 
 
-def _store_item(access: Access, item: Item, listed: set[tuple[str, str | None]],
+Listed = set[tuple[str, str | None, date | None]]
+
+
+def _store_item(access: Access, item: Item, listed: Listed,
                 active: set[str]) -> ItemReport:
     where = f"Bundle.entry[{item.index}].resource"
     if isinstance(item, Skipped):
@@ -193,8 +197,9 @@ def _store_item(access: Access, item: Item, listed: set[tuple[str, str | None]],
 
 
 def _store_medicine(access: Access, item: MedicineItem,
-                    listed: set[tuple[str, str | None]], where: str) -> ItemReport:
-    if item.stopped_on is None and (item.text.casefold(), item.rxnorm) in listed:
+                    listed: Listed, where: str) -> ItemReport:
+    key = (item.text.casefold(), item.rxnorm, item.stopped_on)
+    if key in listed:
         return ItemReport(item.index, item.resource_type, "unchanged",
                           f"{item.text!r} is already on the medicine list")
     fields = _field(where, lambda: medicine_service._checked(
@@ -204,8 +209,7 @@ def _store_medicine(access: Access, item: MedicineItem,
                         updated_at=access.ctx.at, **fields)
     access.session.add(medicine)
     view = medicine_service._new_version(access, medicine)
-    if item.stopped_on is None:
-        listed.add((item.text.casefold(), item.rxnorm))
+    listed.add(key)
     said = f"{view.text!r} added to the medicine list"
     if item.note:
         said += f" ({item.note})"
