@@ -3,13 +3,19 @@ keeps the signed-in patient's own record through the services, and bad input is 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, datetime
 
 from lowdose.services import checkins, courses, medicines
+from lowdose.services.context import Context
 from lowdose.services.courses import PlanRequest
 from web.conftest import Site, csrf_of
 
-TODAY = date.today()
+TODAY = datetime.now(UTC).date()
+
+
+def now_ctx(site: Site, persona: str) -> Context:
+    """`persona`'s context at the real clock (the pages run on it, not the cast's NOW)."""
+    return site.cast.ctx(persona, now=datetime.now(UTC))
 
 
 def post(client, path: str, data: dict[str, str], **kwargs):  # type: ignore[no-untyped-def]
@@ -20,7 +26,7 @@ def post(client, path: str, data: dict[str, str], **kwargs):  # type: ignore[no-
 def start_plan(site: Site, protocol: str = "dartmouth-weekly", liquid: float | None = None
                ) -> None:
     """Carol, the clinician on Alice's care team, starts her course today."""
-    courses.start_course(site.cast.db, site.cast.ctx("clinician"), site.cast.ids.alice,
+    courses.start_course(site.cast.db, now_ctx(site, "clinician"), site.cast.ids.alice,
                          started_on=TODAY, first_plan=PlanRequest(
                              from_date=TODAY, protocol=protocol, liquid_mg_per_ml=liquid))
 
@@ -48,7 +54,7 @@ def test_medicines_are_added_stopped_and_removed(site: Site) -> None:
     with site.signed_in("patient") as client:
         assert post(client, "/medicines", {"text": "Norco 5/325 mg every 6 h",
                                            "last_taken": "2025-06-01"}).status_code == 303
-        listed = medicines.list_medicines(site.cast.db, site.cast.ctx("patient"),
+        listed = medicines.list_medicines(site.cast.db, now_ctx(site, "patient"),
                                           site.cast.ids.alice)
         assert [m.text for m in listed] == ["Norco 5/325 mg every 6 h"]
         assert "Norco 5/325 mg every 6 h" in client.get("/medicines").text
@@ -101,7 +107,7 @@ def test_a_check_in_from_the_form_is_stored(site: Site) -> None:
             "effect_vivid dreams": "1", "other_side_effect": "", "note": "slept well"})
         assert response.status_code == 303
         assert "Change today's check-in" in client.get("/today").text
-    stored = checkins.list_checkins(site.cast.db, site.cast.ctx("patient"), site.cast.ids.alice)
+    stored = checkins.list_checkins(site.cast.db, now_ctx(site, "patient"), site.cast.ids.alice)
     assert stored[0].ratings == {"pain": 6, "sleep": 7}
     assert [(s.name, s.severity) for s in stored[0].side_effects] == [("vivid dreams", 1)]
     assert stored[0].note == "slept well"
@@ -120,7 +126,7 @@ def test_a_json_check_in_with_a_key_is_stored_once(site: Site) -> None:
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["replayed"] is True
     assert bad.status_code == 422 and bad.json()["field"].startswith("ratings")
-    history = checkins.checkin_history(site.cast.db, site.cast.ctx("patient"),
+    history = checkins.checkin_history(site.cast.db, now_ctx(site, "patient"),
                                        site.cast.ids.alice, TODAY)
     assert len(history) == 1
 
@@ -130,7 +136,7 @@ def test_a_json_check_in_without_the_csrf_header_is_refused(site: Site) -> None:
         response = client.post(f"/patients/{site.cast.ids.alice}/checkin",
                                json={"date": TODAY.isoformat()})
     assert response.status_code == 403
-    assert checkins.list_checkins(site.cast.db, site.cast.ctx("patient"),
+    assert checkins.list_checkins(site.cast.db, now_ctx(site, "patient"),
                                   site.cast.ids.alice) == []
 
 
@@ -139,7 +145,7 @@ def test_a_patient_cannot_check_in_for_someone_else(site: Site) -> None:
         response = post(client, f"/patients/{site.cast.ids.bob}/checkin",
                         {"date": TODAY.isoformat(), "dose_taken": "yes"})
     assert response.status_code in (403, 404)
-    assert checkins.list_checkins(site.cast.db, site.cast.ctx("second_patient"),
+    assert checkins.list_checkins(site.cast.db, now_ctx(site, "second_patient"),
                                   site.cast.ids.bob) == []
 
 
@@ -147,3 +153,39 @@ def test_patient_pages_are_for_patients(site: Site) -> None:
     with site.signed_in("clinician") as client:
         for path in ("/today", "/profile", "/medicines", "/screen", "/plan"):
             assert client.get(path).status_code == 403, path
+
+
+def week_of_checkins(site: Site, days: int = 10) -> None:
+    """Alice's diary: a rating a day, vivid dreams in the first days."""
+    from datetime import timedelta
+
+    for back in range(days):
+        day = TODAY - timedelta(days=back)
+        entry = checkins.CheckinInput.from_dict({
+            "date": day.isoformat(), "dose_taken": True, "dose_mg": 1.5,
+            "ratings": {"pain": 6 - back % 3, "sleep": 7},
+            "side_effects": [{"name": "vivid dreams", "severity": 1 + back % 2}]})
+        checkins.record_checkin(site.cast.db, now_ctx(site, "patient"), site.cast.ids.alice,
+                                entry)
+
+
+def test_charts_draw_each_measure_and_side_effect_as_svg(site: Site) -> None:
+    start_plan(site)
+    week_of_checkins(site)
+    with site.signed_in("patient") as client:
+        page = client.get("/charts").text
+    assert page.count('<svg class="chart"') == 3  # pain, sleep, vivid dreams
+    assert 'class="dose"' in page and 'class="expected"' in page
+    assert "<title" in page and "<desc" in page
+
+
+def test_charts_without_a_diary_say_what_to_do(site: Site) -> None:
+    with site.signed_in("patient") as client:
+        assert "Check in today" in client.get("/charts").text
+
+
+def test_outcomes_without_a_course_explain_what_is_missing(site: Site) -> None:
+    with site.signed_in("patient") as client:
+        page = client.get("/outcomes")
+    assert page.status_code == 200
+    assert "Nothing to compare yet" in page.text

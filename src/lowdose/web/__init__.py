@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lowdose.web import assets, auth, onboarding, patient
+from lowdose.web import assets, auth, onboarding, patient, progress
 
 router = APIRouter(include_in_schema=False)
 router.include_router(assets.router)
 router.include_router(auth.router)
 router.include_router(patient.router)
 router.include_router(onboarding.router)
+router.include_router(progress.router)
