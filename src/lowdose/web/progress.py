@@ -87,12 +87,12 @@ def _effect_charts(diary: list[CheckinView], steps: list[charts.DoseStep], first
 def outcomes_page(request: Request) -> Response:
     own = own_record(request)
     db = session.database(request)
+    report: dict[str, Any] | None = None
+    missing: str | None = None
     try:
         report = outcomes.analyze_patient(db, own.ctx, own.patient_id).to_dict()
     except InputError as exc:
-        report, missing = None, exc.message
-    else:
-        missing = None
+        missing = exc.message
     flags = outcomes.patient_flags(db, own.ctx, own.patient_id)
     return render(request, "patient/outcomes.html", {
         "report": report, "missing": missing, "flags": [f.to_dict() for f in flags],
