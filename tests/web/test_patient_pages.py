@@ -3,9 +3,9 @@ keeps the signed-in patient's own record through the services, and bad input is 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from lowdose.services import checkins, courses, medicines
+from lowdose.services import checkins, courses, medicines, procedures
 from lowdose.services.context import Context
 from lowdose.services.courses import PlanRequest
 from web.conftest import Site, csrf_of
@@ -189,3 +189,58 @@ def test_outcomes_without_a_course_explain_what_is_missing(site: Site) -> None:
         page = client.get("/outcomes")
     assert page.status_code == 200
     assert "Nothing to compare yet" in page.text
+
+
+def test_supply_works_out_the_refill_date_of_a_liquid(site: Site) -> None:
+    start_plan(site, liquid=1.0)
+    with site.signed_in("patient") as client:
+        page = client.get("/supply").text
+        assert 'value="1.5"' in page and 'value="1"' in page  # from tonight's dose
+        result = post(client, "/supply", {"form": "liquid", "dose_mg": "1.5",
+                                          "mg_per_ml": "1", "quantity": "60",
+                                          "start": "2025-06-02"})
+        bad = post(client, "/supply", {"form": "liquid", "dose_mg": "lots",
+                                       "quantity": "60", "start": "2025-06-02"})
+    assert result.status_code == 200
+    assert "2025-06-25" in result.text and "40 days" in result.text
+    assert bad.status_code == 422 and "dose_mg" in bad.text
+
+
+def test_surgery_gives_the_last_dose_and_a_note_for_the_team(site: Site) -> None:
+    start_plan(site)
+    with site.signed_in("patient") as client:
+        when = (TODAY + timedelta(days=10)).isoformat() + "T08:00"
+        added = post(client, "/surgery", {"name": "knee replacement", "at": when,
+                                          "opioids_expected": "yes"})
+        assert added.status_code == 303
+        page = client.get("/surgery").text
+        assert "knee replacement" in page and "Note for the surgical team" in page
+        last_day = (TODAY + timedelta(days=6)).isoformat()
+        assert f"{last_day} 22:00" in page  # 72 h before 08:00, at the plan's dose time
+        missing = post(client, "/surgery", {"name": "knee", "at": ""})
+        assert missing.status_code == 422 and "at" in missing.text
+        planned = procedures.list_procedures(site.cast.db, now_ctx(site, "patient"),
+                                             site.cast.ids.alice)
+        post(client, f"/surgery/{planned[0].id}/cancel", {})
+        assert "No surgery planned" in client.get("/surgery").text
+
+
+def test_a_due_questionnaire_is_answered_and_scored(site: Site) -> None:
+    with site.signed_in("patient") as client:
+        listed = client.get("/questionnaires").text
+        assert "PHQ-9" in listed and "Answer now" in listed
+        form = client.get("/questionnaires/phq9").text
+        assert "Little interest or pleasure" in form
+        answers = {f"item_{n}": "1" for n in range(1, 10)}
+        incomplete = post(client, "/questionnaires/phq9", {**answers, "item_9": ""})
+        assert incomplete.status_code == 422
+        done = post(client, "/questionnaires/phq9", answers)
+        assert done.status_code == 200 and "score 9" in done.text
+        after = client.get("/questionnaires").text
+    assert "Next due" in after
+    assert client_status(site, "/questionnaires/nonsense") == 404
+
+
+def client_status(site: Site, path: str) -> int:
+    with site.signed_in("patient") as client:
+        return client.get(path).status_code

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lowdose.web import assets, auth, onboarding, patient, progress
+from lowdose.web import assets, auth, care, onboarding, patient, progress
 
 router = APIRouter(include_in_schema=False)
 router.include_router(assets.router)
@@ -17,3 +17,4 @@ router.include_router(auth.router)
 router.include_router(patient.router)
 router.include_router(onboarding.router)
 router.include_router(progress.router)
+router.include_router(care.router)
