@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
@@ -49,8 +49,10 @@ async def supply_calculate(request: Request) -> Response:
     values = {key: str(value).strip() for key, value in (await request.form()).items()
               if key != "csrf_token"}
     try:
-        kind = values.get("form", "")
-        if kind not in ("liquid", "capsule"):
+        kind: Literal["liquid", "capsule"] = "liquid"
+        if values.get("form") == "capsule":
+            kind = "capsule"
+        elif values.get("form") != "liquid":
             raise InputError("form", "choose liquid or capsules")
         result = formulate(
             dose_mg=_number(values, "dose_mg"), form=kind,
