@@ -20,7 +20,15 @@ from test_records import RecordServer, server  # noqa: F401
 
 from lowdose.api.app import create_app
 from lowdose.security.policy import OPERATOR
-from lowdose.services import accounts, checkins, courses, medicines, patients, procedures
+from lowdose.services import (
+    accounts,
+    calendar,
+    checkins,
+    courses,
+    medicines,
+    patients,
+    procedures,
+)
 from lowdose.services.context import Context
 from lowdose.settings import Settings
 from persistence.conftest import NOW, PASSWORD, backend, isolated_database, templates  # noqa: F401  (fixtures used by name)  # noqa: F401
@@ -42,6 +50,8 @@ WRITE = {"own": frozenset({"patient", "clinician"}), "foreign": frozenset({"othe
 PRESCRIBE = {"own": frozenset({"clinician"}), "foreign": frozenset({"other_clinician"})}
 ADMINISTER = {"own": frozenset({"admin", "team_admin"}), "foreign": NOBODY}
 ANYONE_SIGNED_IN = {"own": SIGNED_IN}  # routes without ids: walked once
+# A calendar feed's secret address is its credential: whoever holds it reads the feed.
+FEED_HOLDER = {"own": frozenset(PERSONAS), "foreign": frozenset(PERSONAS)}
 
 # Stateless routes: they take no ids and store nothing, so they need no account.
 PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/screen"), ("POST", "/api/v1/plan"),
@@ -79,6 +89,13 @@ TABLE: dict[tuple[str, str], dict[str, frozenset[str]]] = {
     ("GET", P + "/flags"): READ,
     ("GET", P + "/next-step"): READ,
     ("POST", P + "/next-step/approve"): PRESCRIBE,
+    ("GET", P + "/calendar.ics"): READ,
+    ("GET", P + "/calendar/preferences"): READ,
+    ("PATCH", P + "/calendar/preferences"): WRITE,
+    ("GET", P + "/calendar/feeds"): READ,
+    ("POST", P + "/calendar/feeds"): WRITE,
+    ("DELETE", P + "/calendar/feeds/{feed_id}"): WRITE,
+    ("GET", "/calendar/{token}.ics"): FEED_HOLDER,
     ("GET", "/api/v1/clinics/{clinic_id}/users"): ADMINISTER,
     ("POST", "/api/v1/clinics/{clinic_id}/users"): ADMINISTER,
     ("PATCH", "/api/v1/users/{user_id}"): ADMINISTER,
@@ -164,6 +181,9 @@ class World:
                 db, ctx, patient, name="knee arthroscopy", at=datetime(2025, 7, 1, 8, 0)).id
         if "/courses" in path:
             self._end_running(side)
+        if "{feed_id}" in path or "{token}" in path:
+            made = calendar.create_feed(db, ctx, patient)
+            found["feed_id"], found["token"] = made.feed.id, made.token
         if path.endswith("/next-step/approve"):
             # Something to approve: a running course with a plan.
             self._end_running(side)
@@ -206,6 +226,8 @@ class World:
             ("PATCH", "/api/v1/users/{user_id}"): {"active": True},
             ("POST", "/api/v1/users/{user_id}/password"): {"password": PASSWORD},
             ("POST", "/api/v1/clinics/{clinic_id}/care-teams"): {"name": f"Walk team {n}"},
+            ("PATCH", P + "/calendar/preferences"): {"timezone": "Europe/Berlin"},
+            ("POST", P + "/calendar/feeds"): {"label": f"walk {n}"},
         }
         return bodies.get((method, path))
 
@@ -252,7 +274,7 @@ def no_foreign_records(world: World) -> Callable[[Call, Any], list[str]]:
     users = world.server.cast.ids.users
 
     def check(call: Call, response: httpx.Response) -> list[str]:
-        if call.method != "GET" or not 200 <= call.status < 300:
+        if call.method != "GET" or not 200 <= call.status < 300 or call.path.endswith(".ics"):
             return []
         body = response.json()
         items = [item for item in (body if isinstance(body, list) else [body])

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from lowdose import __version__, web
-from lowdose.api import auth, clinical, deps, outcomes, problems, records
+from lowdose.api import auth, calendar, clinical, deps, outcomes, problems, records
 from lowdose.settings import Settings, get_settings
 from lowdose.web import learn as web_learn
 
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(records.router)
     app.include_router(outcomes.router)
+    app.include_router(calendar.router)
     app.include_router(web_learn.router)  # the cited LDN guide, public, under /learn
     app.include_router(web.router)  # the web app, from `/`
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from lowdose.cli import analyze, knowledge, ops, regimens, screen, serve
+from lowdose.cli import analyze, calendar, knowledge, ops, regimens, screen, serve
 from lowdose.cli.inputs import InputProblems
 from lowdose.errors import InputError
 
@@ -35,6 +35,7 @@ analyze.register(app)
 app.command("knowledge")(knowledge.knowledge)
 app.command("serve")(serve.serve)
 ops.register(app)
+app.command("calendar")(calendar.calendar)
 
 
 @app.command()
