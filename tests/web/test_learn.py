@@ -212,7 +212,7 @@ def test_the_page_and_the_knowledge_command_agree(client: httpx.Client,
     assert data["summary"] in page.text()
     if data["grade_note"]:
         assert data["grade_note"] in page.text()
-    rows = page.find_all(lambda n: n.tag == "tr" and "study" in n.attrs.get("class", ""))
+    rows = page.find_all(lambda n: "study" in n.attrs.get("class", "").split())
     assert len(rows) == len(data["studies"])
     for row, study in zip(rows, data["studies"], strict=True):
         text = row.text()
