@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench hostile faults clean
 
 $(VENV)/.run-installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ test: lint
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run.py
 	{ printf '\n## Outcome analysis (bench/outcomes.py)\n\n'; $(BIN)/python bench/outcomes.py; } >> bench/RESULTS.md
+
+# The long hostile-input and fault runs; `make test` runs a short version of each.
+hostile: $(VENV)/.dev-installed
+	LOWDOSE_LONG_TESTS=1 $(BIN)/pytest -n 0 -p no:randomly tests/api/test_schemathesis.py
+
+faults: $(VENV)/.dev-installed
+	LOWDOSE_LONG_TESTS=1 $(BIN)/pytest -n 0 -p no:randomly tests/faults
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -117,8 +117,16 @@ async def _on_overflow(request: Request, exc: Exception) -> ProblemResponse:
     return invalid_input(request, [{"field": "body", "message": OUT_OF_RANGE}])
 
 
+# FastAPI answers a body it cannot decode at all (bytes that are not UTF-8, say) with a bare
+# 400 of this detail; undecodable JSON is bad input like malformed JSON, so it is a 422 too.
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 async def _on_http(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+        reason = "is not valid JSON text: it could not be decoded"
+        return invalid_input(request, [{"field": "body", "message": reason}])
     phrase = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else (
         f"{phrase}: {request.method} {request.url.path}")

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -73,6 +74,15 @@ class Ldn(_Request):
     dose_mg: float | None = Field(default=None, gt=0, le=50)
     time: clock_time | None = Field(default=None, examples=["22:00"])
     last_taken: DateOrDateTime | None = None
+
+    @field_validator("time")
+    @classmethod
+    def _local_clock(cls, value: clock_time | None) -> clock_time | None:
+        # The dose time is a local clock time; "22:00Z" would later be compared with times
+        # that have no offset, which Python refuses (a crash, found by schemathesis).
+        if value is not None and value.tzinfo is not None:
+            raise ValueError("give the local clock time without a UTC offset, e.g. 22:00")
+        return value
 
 
 class Procedure(_Request):
