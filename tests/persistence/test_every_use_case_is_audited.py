@@ -18,6 +18,7 @@ from sqlalchemy import select
 import lowdose.services
 from lowdose.security import audit
 from lowdose.services import (
+    calendar,
     careteams,
     checkins,
     courses,
@@ -63,6 +64,15 @@ def _procedure(c: Cast) -> int:
                                     at=datetime(2025, 7, 1)).id
 
 
+def _feed(c: Cast) -> int:
+    return calendar.create_feed(c.db, c.ctx("clinician"), c.ids.alice).feed.id
+
+
+def _feed_read(c: Cast) -> Call:
+    token = calendar.create_feed(c.db, c.ctx("patient"), c.ids.alice).token
+    return lambda: calendar.read_feed(c.db, token, now=datetime(2025, 6, 2, 9))
+
+
 Prepare = Callable[[Cast], Call]
 
 
@@ -81,6 +91,18 @@ def _after(setup: Callable[[Cast], int], call: Callable[[Cast, int], object]) ->
 # Each call acts as Clinician Carol (on Alice's care team) or, where only an admin may,
 # as Admin Ada.
 CASES: dict[str, Prepare] = {
+    "calendar.get_preferences": _plain(lambda c: calendar.get_preferences(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "calendar.set_preferences": _plain(lambda c: calendar.set_preferences(
+        c.db, c.ctx("clinician"), c.ids.alice, timezone="Europe/Berlin")),
+    "calendar.export_calendar": _plain(lambda c: calendar.export_calendar(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "calendar.create_feed": _plain(lambda c: calendar.create_feed(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "calendar.list_feeds": _plain(lambda c: calendar.list_feeds(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "calendar.revoke_feed": _after(_feed, lambda c, feed: calendar.revoke_feed(
+        c.db, c.ctx("clinician"), c.ids.alice, feed)),
     "careteams.assign_patient": _plain(lambda c: careteams.assign_patient(
         c.db, c.ctx("admin"), c.ids.team_a, c.ids.alice)),
     "careteams.unassign_patient": _plain(lambda c: careteams.unassign_patient(
@@ -141,6 +163,7 @@ CASES: dict[str, Prepare] = {
 }
 # Use cases that reach patients without a patient_id argument.
 EXTRA: dict[str, Prepare] = {
+    "calendar.read_feed": _feed_read,
     "patients.list_patients": _plain(lambda c: patients.list_patients(c.db, c.ctx("clinician"))),
 }
 
