@@ -9,7 +9,17 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from lowdose import __version__, web
-from lowdose.api import auth, calendar, clinical, deps, outcomes, problems, records
+from lowdose.api import (
+    auth,
+    calendar,
+    clinical,
+    deps,
+    health,
+    middleware,
+    outcomes,
+    problems,
+    records,
+)
 from lowdose.settings import Settings, get_settings
 from lowdose.web import learn as web_learn
 
@@ -21,26 +31,30 @@ Errors are RFC 9457 problem details (`application/problem+json`)."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    docs = settings.docs_enabled  # Swagger UI: off in production unless asked for
     app = FastAPI(
         title="lowdose",
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
-        swagger_ui_oauth2_redirect_url="/api/v1/docs/oauth2-redirect",
+        docs_url="/api/v1/docs" if docs else None,
+        swagger_ui_oauth2_redirect_url="/api/v1/docs/oauth2-redirect" if docs else None,
         redoc_url=None,
         lifespan=deps.lifespan,
     )
-    app.state.settings = settings or get_settings()
+    app.state.settings = settings
     problems.install(app)
     deps.install(app)
     app.include_router(clinical.router)
+    app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(records.router)
     app.include_router(outcomes.router)
     app.include_router(calendar.router)
     app.include_router(web_learn.router)  # the cited LDN guide, public, under /learn
     app.include_router(web.router)  # the web app, from `/`
+    middleware.install(app, settings)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
