@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lowdose.errors import InputError
 from lowdose.learn import site
+from lowdose.learn.facts import facts_in
 from lowdose.learn.search import SearchResults
 
 NOW = datetime(2026, 6, 1, 9, 0)
@@ -71,6 +74,15 @@ def test_nothing_found_says_an_unknown_medicine_needs_a_prescriber() -> None:
     assert results.unrecognised is not None
     assert "prescriber must check it" in results.unrecognised.text
     assert results.unrecognised.sources == ("naltrexone-label",)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=60))
+def test_any_text_gives_results_whose_facts_are_all_cited(query: str) -> None:
+    results = find(query)
+    for fact in facts_in(results):
+        assert fact.sources or fact.unsourced == "not-found"
+        assert all(s in site.knowledge().sources for s in fact.sources)
 
 
 def test_an_empty_query_finds_nothing_and_a_long_one_is_refused() -> None:

@@ -136,8 +136,10 @@ def test_an_unknown_condition_is_not_found(client: httpx.Client) -> None:
 
 
 def test_a_search_longer_than_allowed_is_refused_by_name(client: httpx.Client) -> None:
-    main = main_of(client, "/learn/search?q=" + "a" * 201)
-    assert "q: must be at most 200 characters" in main.text()
+    response = client.get("/learn/search", params={"q": "a" * 201})
+    assert response.status_code == 422
+    alert = parse(response.text).find(has("role", "alert"))
+    assert alert.text() == "q: must be at most 200 characters"
 
 
 # ------------------------------------------------------------------------------ grades

@@ -26,14 +26,14 @@ TITLES = {s.slug: s.title for s in site.SECTIONS}
 
 
 def _render(request: Request, template: str, title: str, model: object,
-            crumbs: list[tuple[str, str]], **context: Any) -> HTMLResponse:
+            crumbs: list[tuple[str, str]], status: int = 200, **context: Any) -> HTMLResponse:
     ids = cited_ids(model)
     sources = site.sources_of(model)
     return render(request, template, {
         "page_title": title, "crumbs": crumbs, "sources": sources,
         "numbers": {s: i for i, s in enumerate(ids, start=1)},
         "reviewed": getattr(model, "reviewed", None), **context,
-    })
+    }, status=status)
 
 
 @router.get("")
@@ -60,7 +60,7 @@ def search(request: Request, q: str | None = None) -> HTMLResponse:
         results = site.find(q, datetime.now())
     except InputError as exc:
         return _render(request, "learn/search.html", "Search the guide", (),
-                       [("Search", "")], results=None, query=q[:200],
+                       [("Search", "")], status=422, results=None, query=q[:200],
                        error=f"{exc.field}: {exc.message}")
     count = (len(results.conditions) + len(results.medicines) + len(results.claims))
     return _render(request, "learn/search.html", "Search the guide", results,
