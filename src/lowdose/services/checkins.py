@@ -24,6 +24,7 @@ from lowdose.errors import InputError
 from lowdose.security.policy import PatientAction
 from lowdose.services._access import Access, patient_access
 from lowdose.services._checks import code
+from lowdose.services._panel_status import refresh_status
 from lowdose.services.context import Context
 from lowdose.services.errors import Conflict, NotFound
 from lowdose.store.db import Database
@@ -124,6 +125,9 @@ def record_checkin(db: Database, ctx: Context, patient_id: int, entry: CheckinIn
         checkin, created = _store(access, entry)
         if idempotency_key is not None:
             _remember_key(access, idempotency_key, fingerprint, checkin)
+        # The clinician panel's line for this patient, in the same transaction (issue 4).
+        refresh_status(access.session, patient_id=patient_id,
+                       clinic_id=access.patient.clinic_id, today=ctx.now.date(), at=ctx.at)
         return RecordedCheckin(checkin, created=created)
 
 

@@ -22,6 +22,7 @@ from lowdose.knowledge.regimens import load_titration_facts
 from lowdose.security.policy import PatientAction, Role, authorize
 from lowdose.services._access import Access, load_ref, patient_access
 from lowdose.services._checks import optional_text
+from lowdose.services._panel_status import refresh_status
 from lowdose.services.context import Context
 from lowdose.services.errors import Conflict, Forbidden, NotFound
 from lowdose.store.db import Database
@@ -141,7 +142,9 @@ def end_course(db: Database, ctx: Context, patient_id: int, course_id: int, *,
         if ended_on < course.started_on:
             raise InputError("ended_on", "must not be before the course started")
         course.ended_on = ended_on
+        access.session.flush()
         access.point_at("course", course.id)
+        _refresh(access)
         return _course_view(access, course)
 
 
@@ -388,7 +391,15 @@ def _append_plan(access: Access, course: LdnCourse, request: PlanRequest,
     access.session.add(row)
     access.session.flush()
     access.point_at("plan", f"{course.id}@{row.version}")
+    _refresh(access)
     return _plan_view(row)
+
+
+def _refresh(access: Access) -> None:
+    """Keep the patient's panel line in step with the plan (same transaction)."""
+    refresh_status(access.session, patient_id=access.patient.id,
+                   clinic_id=access.patient.clinic_id, today=access.ctx.now.date(),
+                   at=access.ctx.at)
 
 
 def _courses(access: Access) -> list[LdnCourse]:

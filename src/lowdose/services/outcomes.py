@@ -60,10 +60,10 @@ def patient_flags(db: Database, ctx: Context, patient_id: int) -> list[Flag]:
         rules = load_monitoring_rules()
         return monitor(_diary(access), today=today, rules=rules,
                        course=load_side_effects(), plan=plan, instruments=load_instruments(),
-                       scores=recent_scores(access.session, access.patient.id, today, rules))
+                       scores=_recent_scores(access.session, access.patient.id, today, rules))
 
 
-def recent_scores(session: Session, patient_id: int, today: date,
+def _recent_scores(session: Session, patient_id: int, today: date,
                   rules: MonitoringRules) -> list[Score]:
     """Scores of the questionnaires answered in the monitoring's recent window."""
     since = datetime.combine(today - timedelta(days=rules.window.recent_days - 1), time.min)

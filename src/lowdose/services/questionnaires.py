@@ -23,6 +23,7 @@ from lowdose.knowledge.instruments import load_instruments
 from lowdose.security.policy import PatientAction
 from lowdose.services._access import patient_access
 from lowdose.services._checks import code, local_time
+from lowdose.services._panel_status import refresh_status
 from lowdose.services.context import Context
 from lowdose.store.db import Database
 from lowdose.store.models import QuestionnaireResponse
@@ -68,6 +69,9 @@ def record_response(db: Database, ctx: Context, patient_id: int, *, instrument: 
         access.session.add(row)
         access.session.flush()
         access.point_at("questionnaire", row.id)
+        # A PHQ-9 item 9 must reach the clinician panel at once: same transaction.
+        refresh_status(access.session, patient_id=patient_id,
+                       clinic_id=access.patient.clinic_id, today=ctx.now.date(), at=ctx.at)
         return _view(row)
 
 

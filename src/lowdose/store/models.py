@@ -380,6 +380,70 @@ class LoginThrottle(Base):
 # --- panel and n-of-1 (issue 4; migration 0002) ---
 
 
+PANEL_CATEGORIES = (0, 1, 2, 9)  # urgent, side effects, other attention, nothing stored
+
+
+class PanelStatus(Base):
+    """One patient's line on the clinician panel, kept current in the same transaction as
+    every check-in, questionnaire and plan write, so reading the panel never reads a diary.
+
+    Flags that depend on the diary are stored as computed at the last write (an urgent flag
+    stays until a newer record clears it); what depends only on today's date (check-in
+    overdue, titration step due, surgery coming) is computed from the stored dates when the
+    panel is read.
+    """
+
+    __tablename__ = "panel_status"
+    __table_args__ = (
+        CheckConstraint(f"category IN {PANEL_CATEGORIES}", name="category"),
+        Index("ix_panel_status_clinic_id_category", "clinic_id", "category"),
+    )
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True,
+                                            autoincrement=False)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    category: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str | None] = mapped_column(String(16))  # most severe stored flag
+    flags: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # code, level, reason, date
+    last_checkin: Mapped[date | None] = mapped_column(Date)
+    dose_mg: Mapped[float | None] = mapped_column(Float)  # the last dose recorded as taken
+    # The plan's next step above the last dose taken; held while a step back is suggested.
+    next_step_on: Mapped[date | None] = mapped_column(Date)
+    next_step_mg: Mapped[float | None] = mapped_column(Float)
+    steps_held: Mapped[bool] = mapped_column(Boolean, default=False)
+    refreshed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class NofOneComparison(Base):
+    """A planned n-of-1 comparison of two arms (dose or time of day) in randomised blocks.
+
+    The parameters rebuild the schedule exactly (the allocation is seeded); `schedule` keeps
+    it as the patient was shown it. Cancelling sets `cancelled_at` and keeps the row.
+    """
+
+    __tablename__ = "nof1_comparisons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    a_dose_mg: Mapped[float] = mapped_column(Float)
+    a_time: Mapped[time] = mapped_column(Time)
+    b_dose_mg: Mapped[float] = mapped_column(Float)
+    b_time: Mapped[time] = mapped_column(Time)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    blocks: Mapped[int] = mapped_column(Integer)
+    period_days: Mapped[int] = mapped_column(Integer)
+    run_in_days: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    schedule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+
 # --- web app (issue 5; migration 0003) ---
 
 
