@@ -9,6 +9,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from api.test_records import server  # noqa: F401  (the HTTP server fixture, used by name)
 from lowdose.core.diary import SideEffect
 from lowdose.services import checkins, courses, medicines, procedures
 from lowdose.services.checkins import CheckinInput

@@ -19,6 +19,7 @@ from lowdose.api import (
     outcomes,
     problems,
     records,
+    reports,
 )
 from lowdose.settings import Settings, get_settings
 from lowdose.web import learn as web_learn
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(records.router)
     app.include_router(outcomes.router)
+    app.include_router(reports.router)
     app.include_router(calendar.router)
     app.include_router(web_learn.router)  # the cited LDN guide, public, under /learn
     app.include_router(web.router)  # the web app, from `/`

@@ -114,7 +114,8 @@ def dose_chart(steps: Sequence[DoseStep], taken: Sequence[tuple[date, float]],
     axes.set_ylim(0, top * 1.15)
     _style(axes, "dose (mg)")
     _dates(axes, span)
-    axes.legend(fontsize=7, frameon=False, loc="lower right")
+    if steps or taken:
+        axes.legend(fontsize=7, frameon=False, loc="lower right")
     return _picture(figure)
 
 
