@@ -145,3 +145,12 @@ def test_every_guide_statement_appears_on_a_page() -> None:
 def test_cited_ids_keep_first_mention_order() -> None:
     facts = (Fact("a", ("x", "y")), Fact("b", ("y", "z")))
     assert cited_ids(facts) == ("x", "y", "z")
+
+
+def test_claims_are_grouped_by_verdict_in_a_fixed_order() -> None:
+    page = ev.claims_page(K.evidence, K.guide)
+    groups = page.by_verdict()
+    labels = [label for label, _ in groups]
+    assert labels == [v for v in ev.VERDICT_LABELS.values() if v in labels]
+    assert sum(len(rows) for _, rows in groups) == len(K.evidence.claims)
+    assert all(row.verdict.text == label for label, rows in groups for row in rows)

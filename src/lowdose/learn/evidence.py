@@ -85,6 +85,7 @@ class ConditionsPage(Page):
 class ClaimRow:
     id: str
     claim: str  # the claim as people make it: quoted, not a fact
+    verdict_id: str  # supported, mixed, not-supported or no-data
     verdict: Fact
     finding: Fact
 
@@ -92,6 +93,13 @@ class ClaimRow:
 @dataclass(frozen=True)
 class ClaimsPage(Page):
     claims: tuple[ClaimRow, ...]
+
+    def by_verdict(self) -> tuple[tuple[str, tuple[ClaimRow, ...]], ...]:
+        """(verdict label, its claims) in the order supported, mixed, not supported, no data;
+        verdicts without claims are left out."""
+        groups = ((label, tuple(c for c in self.claims if c.verdict_id == verdict))
+                  for verdict, label in VERDICT_LABELS.items())
+        return tuple((label, rows) for label, rows in groups if rows)
 
 
 def _about_condition(text: str, condition: ConditionEvidence, grade: str | None = None) -> Fact:
@@ -154,9 +162,9 @@ def conditions_page(evidence: Evidence, guide: Guide) -> ConditionsPage:
 def claim_row(claim: Claim) -> ClaimRow:
     label = VERDICT_LABELS[claim.verdict]
     if claim.verdict == NO_DATA:
-        return ClaimRow(claim.id, claim.claim, Fact.not_found(label),
+        return ClaimRow(claim.id, claim.claim, claim.verdict, Fact.not_found(label),
                         Fact.not_found(claim.finding))
-    return ClaimRow(claim.id, claim.claim, Fact(label, claim.sources),
+    return ClaimRow(claim.id, claim.claim, claim.verdict, Fact(label, claim.sources),
                     Fact(claim.finding, claim.sources))
 
 
