@@ -23,6 +23,7 @@ from lowdose.services import (
     careteams,
     checkins,
     courses,
+    diary_csv,
     medicines,
     nof1,
     outcomes,
@@ -30,6 +31,7 @@ from lowdose.services import (
     patients,
     procedures,
     questionnaires,
+    reports,
     screening,
 )
 from lowdose.services.auditlog import verify_audit_log
@@ -196,6 +198,14 @@ CASES: dict[str, Prepare] = {
         c.db, c.ctx("clinician"), c.ids.alice)),
     "screening.screen_patient": _plain(lambda c: screening.screen_patient(
         c.db, c.ctx("clinician"), c.ids.alice, as_of=datetime(2025, 6, 2, 9))),
+    "reports.visit_report_model": _plain(lambda c: reports.visit_report_model(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "reports.visit_report": _plain(lambda c: reports.visit_report(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "diary_csv.export_diary": _plain(lambda c: diary_csv.export_diary(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "diary_csv.import_diary": _plain(lambda c: diary_csv.import_diary(
+        c.db, c.ctx("clinician"), c.ids.alice, b"date,ratings.pain\n2025-06-01,4\n")),
 }
 # Use cases that reach patients without a patient_id argument.
 EXTRA: dict[str, Prepare] = {
