@@ -1,7 +1,84 @@
-"""CDS Hooks 2.0 (being written)."""
+"""CDS Hooks 2.0 over HTTP: discovery `GET /cds-services` and the LDN safety service
+`POST /cds-services/ldn-safety` (order-select and order-sign; `ldn-safety-sign` is the same
+service listed under order-sign, since discovery gives each service one hook).
+
+These routes do not take the API's bearer tokens: every call, discovery included, carries an
+EHR client's signed JWT (see `interop.cds_auth` and `services.cdshooks` for the allow-list).
+Errors are problem details: 401 for a refused token, 400 for a malformed request, 412 when the
+service cannot get the data it needs.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from lowdose.api.deps import BEARER, database, now, source_of
+from lowdose.api.problems import documented
+from lowdose.errors import InputError
+from lowdose.interop import cdshooks as hooks
+from lowdose.interop.cds_auth import CdsAuthError
+from lowdose.services import cdshooks
+from lowdose.settings import Settings
+
+router = APIRouter(prefix="/cds-services", tags=["CDS Hooks"])
+ANSWERS = documented(400, 401, 412)
+
+
+def _authenticate(request: Request, service: str) -> None:
+    settings: Settings = request.app.state.settings
+    clients = cdshooks.load_clients(settings.data_dir / cdshooks.CLIENTS_FILE)
+    path = request.url.path
+    audience = (clients.base_url + path) if clients.base_url else str(request.url.replace(
+        query=None, fragment=None))
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    try:
+        cdshooks.authenticate(database(request), token.strip() if scheme.lower() == "bearer"
+                              else None, audience=audience, clients=clients, now=now(),
+                              service=service, source=source_of(request))
+    except CdsAuthError as exc:
+        raise HTTPException(401, str(exc), headers=dict(BEARER)) from None
+
+
+@router.get("", summary="CDS Hooks discovery", responses=ANSWERS)
+async def discovery(request: Request) -> JSONResponse:
+    await run_in_threadpool(_authenticate, request, "discovery")
+    return JSONResponse(hooks.discovery())
+
+
+def _call(request: Request, body: bytes, service: str) -> dict[str, Any]:
+    _authenticate(request, service)  # before reading the body: strangers learn nothing
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        raise HTTPException(400, "the request body is not JSON") from None
+    try:
+        return cdshooks.answer_hook(parsed, now=now())
+    except cdshooks.PrefetchUnavailable as exc:
+        raise HTTPException(412, str(exc)) from None
+    except InputError as exc:
+        raise HTTPException(400, f"{exc.field}: {exc.message}") from None
+
+
+HOOK_REQUEST = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "description": "A CDS Hooks 2.0 request"}}}}}
+
+
+@router.post("/" + hooks.SERVICE_ID, summary="LDN safety screen (order-select, order-sign)",
+             responses=ANSWERS, openapi_extra=HOOK_REQUEST)
+async def ldn_safety(request: Request) -> JSONResponse:
+    body = await request.body()
+    return JSONResponse(await run_in_threadpool(_call, request, body, hooks.SERVICE_ID))
+
+
+@router.post("/" + hooks.SIGN_SERVICE_ID, summary="LDN safety screen at signing (order-sign)",
+             responses=ANSWERS, openapi_extra=HOOK_REQUEST)
+async def ldn_safety_sign(request: Request) -> JSONResponse:
+    body = await request.body()
+    return JSONResponse(await run_in_threadpool(_call, request, body, hooks.SIGN_SERVICE_ID))
