@@ -16,10 +16,12 @@ from hypothesis import strategies as st
 from icalendar import Calendar
 
 from lowdose.core.formulation import formulate
+from lowdose.core.nof1 import Arm, plan_comparison
 from lowdose.core.titration import Plan, plan
 from lowdose.errors import InputError
 from lowdose.interop.calendar import (
     PRODID,
+    ComparisonDay,
     CoursePlans,
     PlanVersionSteps,
     Refill,
@@ -46,10 +48,11 @@ def a_plan(from_date: date, **kwargs: object) -> Plan:
 
 def build(courses: Sequence[CoursePlans], surgeries: Sequence[Surgery] = (),
           refills: Sequence[Refill] = (), *, hold_hours: float = 72,
-          timezone: str | None = None, medicine_names: bool = False) -> Calendar:
+          timezone: str | None = None, medicine_names: bool = False,
+          comparison: Sequence[ComparisonDay] = ()) -> Calendar:
     """Write the calendar to bytes and parse it back: tests only see what a client sees."""
     made = schedule(courses, surgeries, refills, hold_hours=hold_hours, as_of=AS_OF,
-                    facts=load_perioperative_facts())
+                    facts=load_perioperative_facts(), comparison=comparison)
     written = to_calendar(made, stamp=STAMP, timezone=timezone,
                           medicine_names=medicine_names).to_ical()
     return Calendar.from_ical(written)
@@ -74,6 +77,19 @@ def occurrences(calendar: Calendar, start: date, end: date,
     return sorted(found)
 
 
+def comparison_days(a: Arm, b: Arm, start: date, *, seed: int = 7, blocks: int = 2,
+                    period_days: int = 7) -> list[ComparisonDay]:
+    """The days of a core n-of-1 schedule, as `services.nof1.schedule` lists them."""
+    plan_ = plan_comparison(a, b, start=start, blocks=blocks, period_days=period_days,
+                            run_in_days=2, seed=seed)
+    days = []
+    for period in plan_.periods:
+        arm = a if period.arm == "A" else b
+        days += [ComparisonDay(period.first + timedelta(days=n), arm.dose_mg, arm.dose_time,
+                               period.arm) for n in range((period.last - period.first).days + 1)]
+    return days
+
+
 def course(course_id: int, started_on: date, *plans: Plan,
            ended_on: date | None = None) -> CoursePlans:
     return CoursePlans(course_id, started_on, ended_on,
@@ -93,6 +109,7 @@ class Expected:
     surgeries: Sequence[Surgery]
     hold_hours: float
     dose_time: time
+    comparison: Sequence[ComparisonDay] = ()
 
     def last_dose_by(self, surgery: Surgery) -> datetime:
         latest = surgery.at - timedelta(hours=self.hold_hours)
@@ -106,7 +123,17 @@ class Expected:
     def doses(self, start: date, end: date) -> list[tuple[datetime, float]]:
         found = []
         day = start
+        taken_over = {d.day: d for d in self.comparison}
+        compared_from = min(taken_over, default=None)
         while day < end:
+            if day in taken_over:
+                moment = datetime.combine(day, taken_over[day].time)
+                if compared_from is not None and not any(
+                        compared_from <= s.at.date() and moment > self.last_dose_by(s)
+                        for s in self.surgeries):
+                    found.append((moment, taken_over[day].dose_mg))
+                day += timedelta(days=1)
+                continue
             for c in self.courses:
                 if day < c.started_on or (c.ended_on is not None and day > c.ended_on):
                     continue
@@ -283,7 +310,8 @@ def test_refill_reminders_fall_on_the_refill_date_of_the_supply() -> None:
 
 
 @st.composite
-def records(draw: st.DrawFn) -> tuple[list[CoursePlans], list[Surgery], float, time]:
+def records(draw: st.DrawFn) -> tuple[list[CoursePlans], list[Surgery], float, time,
+                                      list[ComparisonDay]]:
     timing = draw(st.sampled_from(["bedtime", "morning"]))
     start = draw(st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31)))
     plans = []
@@ -307,18 +335,26 @@ def records(draw: st.DrawFn) -> tuple[list[CoursePlans], list[Surgery], float, t
         time(draw(st.integers(6, 17)), draw(st.sampled_from([0, 30])))))
         for i in range(draw(st.integers(0, 2)))]
     hold = draw(st.sampled_from([36.5, 48.0, 72.0, 96.0]))
-    return courses, surgeries, hold, load_titration_facts().times.__getattribute__(timing)
+    dose_time = load_titration_facts().times.__getattribute__(timing)
+    compared = []
+    if draw(st.booleans()):
+        doses = draw(st.sampled_from([(1.5, 3.0), (3.0, 4.5)]))
+        compared = comparison_days(Arm(doses[0], dose_time), Arm(doses[1], dose_time),
+                                   start + timedelta(days=draw(st.integers(0, 90))),
+                                   seed=draw(st.integers(0, 1000)),
+                                   period_days=draw(st.integers(3, 10)))
+    return courses, surgeries, hold, dose_time, compared
 
 
 @settings(max_examples=60, deadline=None)
 @given(record=records(), zone=st.sampled_from(ZONES), names=st.booleans())
 def test_every_dose_and_the_hold_match_the_plan_exactly(
-        record: tuple[list[CoursePlans], list[Surgery], float, time], zone: str | None,
-        names: bool) -> None:
-    courses, surgeries, hold_hours, dose_time = record
+        record: tuple[list[CoursePlans], list[Surgery], float, time, list[ComparisonDay]],
+        zone: str | None, names: bool) -> None:
+    courses, surgeries, hold_hours, dose_time, compared = record
     calendar = build(courses, surgeries, hold_hours=hold_hours, timezone=zone,
-                     medicine_names=names)
-    expected = Expected(courses, surgeries, hold_hours, dose_time)
+                     medicine_names=names, comparison=compared)
+    expected = Expected(courses, surgeries, hold_hours, dose_time, compared)
     begins = courses[0].started_on - timedelta(days=7)
     window = (begins, begins + timedelta(days=200))
     doses = occurrences(calendar, *window, "dose")
@@ -332,6 +368,26 @@ def test_every_dose_and_the_hold_match_the_plan_exactly(
     uids = [str(e["UID"]) for e in calendar.walk("VEVENT")]
     assert len(uids) == len(set(uids))
     assert all(e.walk("VALARM") for e in calendar.walk("VEVENT"))
+
+
+def test_comparison_days_replace_the_plan_and_say_which_arm() -> None:
+    steady = a_plan(date(2025, 6, 2), start_mg=4.5, target_mg=4.5)
+    morning, bedtime = Arm(4.5, time(8, 0)), Arm(4.5, time(22, 0))
+    days = comparison_days(morning, bedtime, date(2025, 7, 1))
+    calendar = build([course(1, date(2025, 6, 2), steady)], comparison=days,
+                     timezone="Europe/Berlin")
+    found = occurrences(calendar, date(2025, 6, 29), date(2025, 7, 17), "dose")
+    taken_over = {d.day: d for d in days}
+    assert [m for m, _ in found] == [
+        datetime.combine(day, taken_over[day].time if day in taken_over else time(22))
+        for day in (date(2025, 6, 29) + timedelta(days=n) for n in range(18))]
+    for moment, title in found:
+        arm = taken_over.get(moment.date())
+        assert title.endswith(f", comparison {arm.arm}" if arm else "4.5 mg")
+    # The plan's own event skips the comparison days instead of being split.
+    plan_event = next(e for e in calendar.walk("VEVENT") if "plan1" in str(e["UID"]))
+    assert len(plan_event["EXDATE"].dts if not isinstance(plan_event["EXDATE"], list)
+               else [d for x in plan_event["EXDATE"] for d in x.dts]) == len(days)
 
 
 @pytest.mark.parametrize("zone", ["Europe/Berlin", "Australia/Lord_Howe"])

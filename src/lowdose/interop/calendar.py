@@ -7,6 +7,8 @@
   before surgery, the surgery, and a "restart?" reminder. Dose reminders stop at the last dose
   and only come back from a plan version dated after the surgery, because restarting is the
   clinician's decision (knowledge: perioperative.toml, restart).
+- Days of a planned n-of-1 comparison take the place of the plan's dose on those days (the
+  plan's events skip them with EXDATE), one event per period of consecutive days on one arm.
 - Refill reminders, when the caller knows refill dates.
 
 Calendars get synced to other companies' clouds, so titles never name the medicine or the
@@ -77,6 +79,16 @@ class Surgery:
 
 
 @dataclass(frozen=True)
+class ComparisonDay:
+    """One day of an n-of-1 comparison: what to take and when, on arm "A" or "B"."""
+
+    day: date
+    dose_mg: float
+    time: time
+    arm: str
+
+
+@dataclass(frozen=True)
 class Refill:
     """A date by which the next supply should be ordered; `key` makes its UID stable."""
 
@@ -102,16 +114,24 @@ class DoseRun:
     time: time
     sequence: int
     note: str | None = None
+    # The day the plan version (or the comparison) this run belongs to starts: a hold stops
+    # the runs of plans dated up to the surgery day.
+    plan_start: date | None = None
+    skipped: tuple[date, ...] = ()  # days a comparison takes over (EXDATE)
+    arm: str | None = None  # set on the runs of a comparison
 
     @property
     def uid(self) -> str:
+        if self.arm is not None:
+            return f"lowdose-comparison-{self.first:%Y%m%d}-{self.arm}@{UID_DOMAIN}"
         return f"lowdose-course{self.course_id}-plan{self.version}-step{self.step}@{UID_DOMAIN}"
 
     def days(self, until: date) -> Iterable[date]:
         """The dose days, up to `until` for a run without an end."""
         day, last = self.first, self.last if self.last is not None else until
         while day <= last:
-            yield day
+            if day not in self.skipped:
+                yield day
             day += _DAY
 
 
@@ -135,20 +155,22 @@ class Schedule:
 
 def schedule(courses: Sequence[CoursePlans], surgeries: Sequence[Surgery],
              refills: Sequence[Refill], *, hold_hours: float, as_of: datetime,
-             facts: PerioperativeFacts) -> Schedule:
+             facts: PerioperativeFacts,
+             comparison: Sequence[ComparisonDay] = ()) -> Schedule:
     """Every dose run, hold and refill of the record, dose runs cut short by the holds.
 
     `as_of` is the patient's local wall-clock time now (it only decides whether a hold can
     still be met).
     """
-    runs = [run for course in courses for run in course_runs(course)]
+    taken_over = frozenset(day.day for day in comparison)
+    runs = [_skipping(run, taken_over) for course in courses for run in course_runs(course)]
+    runs += comparison_runs(comparison)
     holds = tuple(_hold(s, runs, hold_hours, as_of, facts) for s in sorted(
         surgeries, key=lambda s: (s.at, s.id)))
-    starts = _version_starts(courses)
-    held = [_after_holds(run, holds, starts) for run in runs]
+    held = [_after_holds(run, holds) for run in runs]
     kept = tuple(run for run in held if run is not None)
     notes = []
-    if kept != tuple(runs):
+    if held != runs:
         notes.append("Dose reminders stop at the last dose before surgery and return only when "
                      "your clinician records a plan dated after the surgery.")
     return Schedule(kept, holds, tuple(refills), tuple(notes))
@@ -175,12 +197,31 @@ def course_runs(course: CoursePlans) -> list[DoseRun]:
             if step.dose_mg <= 0 or (last is not None and last < first):
                 continue
             runs.append(DoseRun(course.id, version.version, step.number, first, last,
-                                step.dose_mg, step.dose_ml, step.time, newest, step.note))
+                                step.dose_mg, step.dose_ml, step.time, newest, step.note,
+                                plan_start=version.starts))
     return runs
 
 
-def _version_starts(courses: Sequence[CoursePlans]) -> dict[tuple[int, int], date]:
-    return {(c.id, v.version): v.starts for c in courses for v in c.versions if v.steps}
+def comparison_runs(days: Sequence[ComparisonDay]) -> list[DoseRun]:
+    """Consecutive days on one arm (same dose and time) as one run each."""
+    runs: list[DoseRun] = []
+    ordered = sorted(days, key=lambda d: d.day)
+    starts = ordered[0].day if ordered else None
+    for day in ordered:
+        last = runs[-1] if runs else None
+        if (last is not None and last.last == day.day - _DAY and last.arm == day.arm
+                and (last.dose_mg, last.time) == (day.dose_mg, day.time)):
+            runs[-1] = replace(last, last=day.day)
+            continue
+        runs.append(DoseRun(0, 0, len(runs) + 1, day.day, day.day, day.dose_mg, None,
+                            day.time, 0, plan_start=starts, arm=day.arm))
+    return runs
+
+
+def _skipping(run: DoseRun, taken_over: frozenset[date]) -> DoseRun:
+    skipped = tuple(sorted(d for d in taken_over
+                           if run.first <= d and (run.last is None or d <= run.last)))
+    return replace(run, skipped=skipped) if skipped else run
 
 
 def _hold(surgery: Surgery, runs: Sequence[DoseRun], hold_hours: float, as_of: datetime,
@@ -188,7 +229,8 @@ def _hold(surgery: Surgery, runs: Sequence[DoseRun], hold_hours: float, as_of: d
     """The core hold plan, at the dose time of the run in force when the hold begins."""
     begins = (surgery.at - timedelta(hours=hold_hours)).date()
     by_start = sorted(runs, key=lambda r: r.first)
-    ruling = [r for r in by_start if r.first <= begins and (r.last is None or begins <= r.last)]
+    ruling = [r for r in by_start if r.first <= begins and (r.last is None or begins <= r.last)
+              and begins not in r.skipped]
     begun = [r for r in by_start if r.first <= begins]
     # No dose that day: the latest run begun before it, else the first one to come, else the
     # knowledge's usual dose time.
@@ -201,20 +243,22 @@ def _hold(surgery: Surgery, runs: Sequence[DoseRun], hold_hours: float, as_of: d
     return Hold(surgery, plan)
 
 
-def _after_holds(run: DoseRun, holds: Sequence[Hold],
-                 starts: dict[tuple[int, int], date]) -> DoseRun | None:
+def _after_holds(run: DoseRun, holds: Sequence[Hold]) -> DoseRun | None:
     """The run without the doses a hold stops: those after the last dose before surgery, of
-    plan versions dated on or before the surgery day. None when no dose remains."""
+    plans (or comparisons) dated on or before the surgery day. None when no dose remains."""
     last = run.last
     for hold in holds:
-        if starts[run.course_id, run.version] > hold.surgery.at.date():
+        if (run.plan_start or run.first) > hold.surgery.at.date():
             continue
         by = hold.plan.last_dose_by
         final = by.date() if run.time <= by.time() else by.date() - _DAY
         last = final if last is None else min(last, final)
-    if last is not None and last < run.first:
+    if last is not None and (last < run.first or all(
+            run.first + timedelta(days=n) in run.skipped
+            for n in range((last - run.first).days + 1))):
         return None
-    return replace(run, last=last)
+    return replace(run, last=last,
+                   skipped=tuple(d for d in run.skipped if last is None or d <= last))
 
 
 # ----------------------------------------------------------------------------- calendar
@@ -255,7 +299,8 @@ def dose_title(run: DoseRun) -> str:
     """"Evening dose 1.5 mg (1.5 mL)": when, how much, never which medicine."""
     when = "Morning" if run.time < time(12) else "Evening"
     amount = f"{run.dose_mg:g} mg" + (f" ({run.dose_ml:g} mL)" if run.dose_ml else "")
-    return f"{when} dose {amount}"
+    arm = f", comparison {run.arm}" if run.arm else ""
+    return f"{when} dose {amount}{arm}"
 
 
 @dataclass(frozen=True)
@@ -311,6 +356,9 @@ class _Writer:
         if run.last is not None:
             rule["until"] = self.until(run.last)
         event.add("rrule", rule)
+        if run.skipped:
+            event.add("exdate", [self.local(datetime.combine(day, run.time))
+                                 for day in run.skipped])
         return self.alarm(event)
 
     def hold(self, hold: Hold) -> list[Event]:
