@@ -60,6 +60,11 @@ PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/screen"), ("POST", "/api/
           ("POST", "/api/v1/formulate"), ("POST", "/api/v1/periop"),
           ("POST", "/api/v1/auth/token"),
           ("GET", "/api/v1/ready")}  # readiness: says only whether the database is current
+# CDS Hooks routes take no API token: the EHR client signs a JWT (interop.cds_auth), so every
+# persona's API token is refused there (test_cds_hooks_routes_refuse_every_api_token); their
+# own tests (tests/interop/test_cdshooks.py) walk good and bad JWTs.
+EHR_JWT = {("GET", "/cds-services"), ("POST", "/cds-services/ldn-safety"),
+           ("POST", "/cds-services/ldn-safety-sign")}
 
 P = "/api/v1/patients/{patient_id}"
 TABLE: dict[tuple[str, str], dict[str, frozenset[str]]] = {
@@ -107,6 +112,10 @@ TABLE: dict[tuple[str, str], dict[str, frozenset[str]]] = {
     ("GET", P + "/nof1/{comparison_id}"): READ,
     ("GET", P + "/nof1/{comparison_id}/analysis"): READ,
     ("POST", P + "/nof1/{comparison_id}/cancel"): PRESCRIBE,
+    # FHIR: the record as a Bundle; a Bundle's medicines and conditions into the record it
+    # names (walked once: the body names the own side's patient).
+    ("GET", "/fhir/Patient/{patient_id}/$everything"): READ,
+    ("POST", "/fhir"): {"own": WRITE["own"]},
     # The panel: clinicians and admins of any clinic, each scoped to their own patients.
     ("GET", "/api/v1/panel"): {"own": frozenset({"clinician", "other_clinician", "admin",
                                                  "team_admin", "outsider"})},
@@ -132,8 +141,8 @@ def app_routes() -> set[tuple[str, str]]:
 
 def test_every_route_has_an_expectation() -> None:
     routes = app_routes()
-    assert routes - PUBLIC - set(TABLE) == set(), "routes without an authorization entry"
-    assert set(TABLE) | PUBLIC <= routes, "entries for routes that no longer exist"
+    assert routes - PUBLIC - EHR_JWT - set(TABLE) == set(), "routes without an authorization entry"
+    assert set(TABLE) | PUBLIC | EHR_JWT <= routes, "entries for routes that no longer exist"
     assert all("{" not in path for _, path in PUBLIC), "a public route must not take ids"
 
 
@@ -255,6 +264,10 @@ class World:
             ("POST", "/api/v1/clinics/{clinic_id}/care-teams"): {"name": f"Walk team {n}"},
             ("PATCH", P + "/calendar/preferences"): {"timezone": "Europe/Berlin"},
             ("POST", P + "/calendar/feeds"): {"label": f"walk {n}"},
+            ("POST", "/fhir"): {"resourceType": "Bundle", "type": "transaction", "entry": [
+                {"resource": {"resourceType": "MedicationStatement", "status": "active",
+                              "medicationCodeableConcept": {"text": f"ibuprofen {n} mg"},
+                              "subject": {"reference": f"Patient/{self.patient[side]}"}}}]},
         }
         return bodies.get((method, path))
 
@@ -334,3 +347,9 @@ def test_anonymous_can_reach_only_the_public_routes(server: RecordServer) -> Non
     token = server.client.post("/api/v1/auth/token", data={"username": "alice",
                                                            "password": PASSWORD})
     assert token.status_code == 200
+
+
+def test_cds_hooks_routes_refuse_every_api_token(server: RecordServer) -> None:  # noqa: F811
+    for (method, path), persona in itertools.product(sorted(EHR_JWT), PERSONAS):
+        response = server.client.request(method, path, json={}, headers=server.as_(persona))
+        assert response.status_code == 401, f"{persona} {method} {path}"

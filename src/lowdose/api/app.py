@@ -12,8 +12,10 @@ from lowdose import __version__, web
 from lowdose.api import (
     auth,
     calendar,
+    cdshooks,
     clinical,
     deps,
+    fhir,
     health,
     middleware,
     outcomes,
@@ -54,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(outcomes.router)
     app.include_router(reports.router)
     app.include_router(calendar.router)
+    app.include_router(fhir.router)
+    app.include_router(cdshooks.router)
     app.include_router(web_learn.router)  # the cited LDN guide, public, under /learn
     app.include_router(web.router)  # the web app, from `/`
     middleware.install(app, settings)

@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from lowdose.cli import analyze, calendar, knowledge, ops, regimens, screen, serve
+from lowdose.cli import analyze, calendar, interop, knowledge, ops, regimens, screen, serve
 from lowdose.cli import reports as report_commands
 from lowdose.cli.inputs import InputProblems
 from lowdose.errors import InputError
@@ -38,6 +38,7 @@ app.command("serve")(serve.serve)
 ops.register(app)
 app.command("report")(report_commands.report)
 app.add_typer(report_commands.diary_app, name="diary")
+interop.register(app)
 app.command("calendar")(calendar.calendar)
 
 
