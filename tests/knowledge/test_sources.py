@@ -108,7 +108,7 @@ def test_younger_mackey_2009_is_pmid_19453963_and_the_wrong_pmid_is_nowhere():
     ("orourke-2021", "S"),  # primary text not read: only secondary summaries
     ("home-dilution-lay", "S"),
     ("mnt-naltrexone-interactions", "S"),
-    ("bond-2025-review", "U"),  # full citation not recorded
+    ("bond-2025-review", "V"),  # abstract read on the Bond University research portal
 ])
 def test_status_follows_how_the_source_was_seen(source_id, status):
     assert SOURCES.get(source_id).status == status
