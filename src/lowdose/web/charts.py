@@ -15,8 +15,8 @@ from itertools import count
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 44, 52, 16, 36
+WIDTH, HEIGHT = 480, 230
+LEFT, RIGHT, TOP, BOTTOM = 40, 64, 30, 36
 _ids = count(1)
 
 
@@ -70,7 +70,7 @@ def _value_axis(parts: list[str], top_value: float, label: str, steps: Sequence[
         parts.append(f'<line class="grid" x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" '
                      f'y2="{y:.1f}"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{value:g}</text>')
-    parts.append(f'<text x="{LEFT - 6}" y="{TOP - 4}" text-anchor="end">{escape(label)}</text>')
+    parts.append(f'<text x="4" y="{TOP - 14}">{escape(label)}</text>')
 
 
 def _dose_line(parts: list[str], steps: Sequence[DoseStep], first: date, last: date,
@@ -78,17 +78,21 @@ def _dose_line(parts: list[str], steps: Sequence[DoseStep], first: date, last: d
     if not steps:
         return
     points: list[str] = []
+    shown: set[float] = set()
     for index, step in enumerate(steps):
         start = max(step.start, first)
         end = steps[index + 1].start if index + 1 < len(steps) else last
         if end < first or start > last:
             continue
+        shown.add(step.dose_mg)
         y = _y(step.dose_mg, top_mg)
         points += [f"{_x(start, first, last):.1f},{y:.1f}",
                    f"{_x(min(end, last), first, last):.1f},{y:.1f}"]
     if points:
         parts.append(f'<polyline class="dose" points="{" ".join(points)}"/>')
-    for mark in (top_mg / 2, top_mg):
+    # Label the doses shown (at most three), not arbitrary tick values.
+    doses = sorted(shown)
+    for mark in doses if len(doses) <= 3 else (doses[0], doses[len(doses) // 2], doses[-1]):
         parts.append(f'<text x="{WIDTH - RIGHT + 6}" y="{_y(mark, top_mg) + 4:.1f}">'
                      f'{mark:g} mg</text>')
 

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from lowdose.errors import InputError
 from lowdose.knowledge.evidence import load_side_effects
 from lowdose.knowledge.instruments import load_instruments
-from lowdose.services import checkins, courses
+from lowdose.services import checkins, courses, patients
 from lowdose.services.context import Context
 from lowdose.services.errors import Forbidden
 from lowdose.web import session
@@ -90,7 +90,10 @@ def today(request: Request) -> Response:
     db = session.database(request)
     done = checkins.list_checkins(db, own.ctx, own.patient_id, date_from=day, date_to=day)
     dose = tonight(request, own, day)
+    profile = patients.get_profile(db, own.ctx, own.patient_id)
+    welcome = dose is None and profile.birth_date is None and not profile.conditions
     return render(request, "patient/today.html", {
+        "welcome": welcome,
         "patient_id": own.patient_id, "day": day, "tonight": dose, "done": done[0] if done
         else None, "scales": rating_scales(), "side_effects": side_effect_names(),
         "severities": SEVERITIES, "saved": request.query_params.get("saved") == "1"})

@@ -24,6 +24,7 @@ router = page_router()
 
 # The charts show the last 12 weeks: long enough to see a titration, short enough to read.
 CHART_DAYS = 84
+MIN_CHART_DAYS = 14
 
 
 def dose_steps(request: Request, own: Own) -> list[charts.DoseStep]:
@@ -43,10 +44,14 @@ def dose_steps(request: Request, own: Own) -> list[charts.DoseStep]:
 def charts_page(request: Request) -> Response:
     own = own_record(request)
     last = own.ctx.now.date()
-    first = last - timedelta(days=CHART_DAYS - 1)
+    earliest = last - timedelta(days=CHART_DAYS - 1)
     diary = checkins.list_checkins(session.database(request), own.ctx, own.patient_id,
-                                   date_from=first, date_to=last)
+                                   date_from=earliest, date_to=last)
     steps = dose_steps(request, own)
+    # Start where the diary or the plan starts (a new patient's week fills the chart),
+    # showing at least two weeks.
+    starts = [entry.date for entry in diary[:1]] + [s.start for s in steps if s.start >= earliest]
+    first = max(earliest, min([*starts, last - timedelta(days=MIN_CHART_DAYS - 1)]))
     return render(request, "patient/charts.html", {
         "first": first, "last": last, "count": len(diary),
         "measures": _measure_charts(diary, steps, first, last),
