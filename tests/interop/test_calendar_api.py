@@ -8,7 +8,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +20,8 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from lowdose.api.app import create_app
-from lowdose.services import careteams, courses, procedures
+from lowdose.core.nof1 import Arm
+from lowdose.services import careteams, courses, nof1, procedures
 from lowdose.settings import Settings
 from lowdose.store import Database
 from lowdose.store.models import AuditEvent, CalendarFeed
@@ -130,6 +131,19 @@ def test_the_signed_in_calendar_is_the_stored_plan_as_an_ics_file(running: Runni
     [event] = running.audit("calendar.export")
     assert (event.actor_user_id, event.patient_id, event.outcome) == (
         running.cast.user("patient").id, running.cast.ids.alice, "allowed")
+
+
+def test_a_planned_n_of_1_comparison_shows_its_days_in_the_calendar(running: Running) -> None:
+    cast = running.cast
+    nof1.create_comparison(cast.db, cast.ctx("clinician"), cast.ids.alice, nof1.ComparisonRequest(
+        a=Arm(3.0, time(22)), b=Arm(4.5, time(22)), starts_on=date(2025, 7, 1), blocks=2,
+        period_days=7, run_in_days=2), seed=11)
+    days = nof1.schedule(cast.db, cast.ctx("clinician"), cast.ids.alice)
+    ics = running.client.get(running.url("/calendar.ics"), headers=running.as_("patient")).content
+    # The plan's doses stopped for surgery; the comparison, dated after it, runs as planned.
+    assert doses(ics) == alices_plan(running) + [
+        (datetime.combine(d.date, d.dose_time), f"Evening dose {d.dose_mg:g} mg, comparison "
+                                                f"{d.arm}") for d in days]
 
 
 def test_the_file_needs_a_sign_in_and_a_care_relation(running: Running) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from lowdose.core.titration import Step
 from lowdose.errors import InputError
 from lowdose.interop.calendar import (
+    ComparisonDay,
     CoursePlans,
     PlanVersionSteps,
     Refill,
@@ -33,6 +34,7 @@ from lowdose.interop.calendar import (
 from lowdose.knowledge.regimens import load_perioperative_facts
 from lowdose.security import audit
 from lowdose.security.policy import Actor, PatientAction
+from lowdose.services import nof1
 from lowdose.services._access import Access, patient_access
 from lowdose.services._checks import UNSET, Unset, optional_text
 from lowdose.services.accounts import actor_of
@@ -126,22 +128,43 @@ def export_calendar(db: Database, ctx: Context, patient_id: int, *,
     """The patient's calendar as an .ics file (reading the record)."""
     with patient_access(db, ctx, patient_id, PatientAction.READ_RECORD,
                         "calendar.export") as access:
-        return _calendar(access, hold_hours)
+        record = _gather(access)
+    return _render(record, _comparison_days(db, ctx, patient_id), ctx.now, hold_hours)
 
 
-def _calendar(access: Access, hold_hours: float | None) -> CalendarFile:
-    prefs = _preferences(access)
-    facts = load_perioperative_facts()
-    zone = ZoneInfo(prefs.timezone) if prefs.timezone else None
-    now = access.ctx.now
-    local_now = (now.astimezone(zone) if zone and now.tzinfo else now).replace(tzinfo=None)
+@dataclass(frozen=True)
+class _Record:
+    """What the calendar needs from the record, read in the use case's transaction."""
+
+    preferences: Preferences
+    courses: list[CoursePlans]
+    surgeries: list[Surgery]
+    refills: list[Refill]
+
+
+def _gather(access: Access) -> _Record:
     # Procedures with opioids expected need the hold, exactly as the screen decides it.
     surgeries = [Surgery(p.id, p.name, p.at) for p in planned_procedures(access)
                  if not p.cancelled and p.opioids_expected]
-    notes = (NO_SUPPLY,)
-    plan = schedule(_course_plans(access), surgeries, _refills(access),
+    return _Record(_preferences(access), _course_plans(access), surgeries, _refills(access))
+
+
+def _comparison_days(db: Database, ctx: Context, patient_id: int) -> list[ComparisonDay]:
+    """The days of the patient's n-of-1 comparisons (their own audited read, after ours: it
+    opens its own transaction)."""
+    return [ComparisonDay(day.date, day.dose_mg, day.dose_time, day.arm)
+            for day in nof1.schedule(db, ctx, patient_id)]
+
+
+def _render(record: _Record, comparison: list[ComparisonDay], now: datetime,
+            hold_hours: float | None) -> CalendarFile:
+    prefs, facts = record.preferences, load_perioperative_facts()
+    zone = ZoneInfo(prefs.timezone) if prefs.timezone else None
+    local_now = (now.astimezone(zone) if zone and now.tzinfo else now).replace(tzinfo=None)
+    notes = () if record.refills else (NO_SUPPLY,)
+    plan = schedule(record.courses, record.surgeries, record.refills,
                     hold_hours=facts.default_hold_hours if hold_hours is None else hold_hours,
-                    as_of=local_now, facts=facts)
+                    as_of=local_now, facts=facts, comparison=comparison)
     calendar = to_calendar(plan, stamp=now, timezone=prefs.timezone,
                            medicine_names=prefs.medicine_names, notes=notes)
     return CalendarFile(calendar.to_ical(), (*plan.notes, *notes))
@@ -272,11 +295,13 @@ def read_feed(db: Database, token: str, *, now: datetime, source: str | None = N
                 raise NotFound("calendar feed", "behind this address")
             row.last_used_at = ctx.at
             access.point_at("calendar-feed", found.id)
-            return _calendar(access, hold_hours)
+            record = _gather(access)
+        comparison = _comparison_days(db, ctx, found.patient_id)
     except ServiceError:
         # Whatever the reason (a refused maker is audited by patient_access), the address
         # says no more than "nothing here".
         raise NotFound("calendar feed", "behind this address") from None
+    return _render(record, comparison, now, hold_hours)
 
 
 def feed_hash(token: str) -> str:
