@@ -30,6 +30,7 @@ test: lint
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run.py
 	{ printf '\n## Outcome analysis (bench/outcomes.py)\n\n'; $(BIN)/python bench/outcomes.py; } >> bench/RESULTS.md
+	$(BIN)/python bench/checkins.py
 
 # The long hostile-input and fault runs; `make test` runs a short version of each.
 hostile: $(VENV)/.dev-installed

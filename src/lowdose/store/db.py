@@ -9,8 +9,9 @@ busy timeout instead of failing when a read lock cannot be upgraded.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,6 +96,8 @@ class Database:
         writer = self.engine.execution_options(**{_WRITE_OPTION: True})
         self._write_sessions = sessionmaker(bind=writer, expire_on_commit=False)
         self._read_sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self._writer: AbstractContextManager[object] = (
+            threading.RLock() if self.is_sqlite else nullcontext())
 
     @property
     def is_sqlite(self) -> bool:
@@ -107,8 +110,15 @@ class Database:
         Write transactions start with `BEGIN IMMEDIATE` on SQLite. Nearly every use case writes
         (reads of patient data append an audit event), so writing is the default.
         """
-        sessions = self._write_sessions if write else self._read_sessions
-        with sessions.begin() as session:
+        if not write:
+            with self._read_sessions.begin() as session:
+                yield session
+            return
+        # SQLite has one writer at a time. Threads of this process queue on a lock instead of
+        # on SQLite's busy handler, which sleeps in steps of up to 100 ms and so turns a queue
+        # of writers into idle gaps and latency spikes; other processes still meet the busy
+        # timeout.
+        with self._writer, self._write_sessions.begin() as session:
             yield session
 
     def dispose(self) -> None:

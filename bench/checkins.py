@@ -1,0 +1,402 @@
+"""Check-in writes over HTTP with 50 concurrent clients, on SQLite and PostgreSQL (design §4:
+p95 ≤ 50 ms, ≥ 1,000/s, 0 errors), beside two references measured in the same run:
+
+- the same server's trivial endpoint (`GET /api/v1/health`) under the same load;
+- raw single-row commits on the same database with the same durability settings (SQLite:
+  WAL + `synchronous=FULL`; PostgreSQL: its defaults, `synchronous_commit=on`).
+
+Each backend gets a fresh database with a synthetic clinic (`lowdose demo`), served by
+`lowdose serve` (one uvicorn worker) in its own process. The clients are one asyncio process
+speaking HTTP/1.1 keep-alive on raw sockets, so the load generator costs little of the two
+cores. Every check-in is a new date of the client's own patient (a new row, its first version,
+its idempotency key and its audit event) sent with an `Idempotency-Key`.
+
+Writes (or replaces) the "Check-in writes" section of bench/RESULTS.md.
+Run: `.venv/bin/python bench/checkins.py [--seconds 10] [--clients 50] [--backend sqlite]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+LOWDOSE = Path(sys.executable).with_name("lowdose")
+SECTION = "## Check-in writes (bench/checkins.py)"
+FIRST_DAY = date(2000, 1, 1)  # before the demo's diaries: every write is a new date
+PG_MAINTENANCE = ("postgresql://postgres@127.0.0.1:5432/postgres",
+                  "postgresql://root@127.0.0.1:5432/postgres")
+BUDGET_P95_S, BUDGET_RATE = 0.050, 1000.0
+
+
+# ------------------------------------------------------------------------------ load
+
+
+@dataclass
+class Load:
+    """What one load run measured (after its warm-up)."""
+
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))] if ordered else 0
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies) if self.latencies else 0.0
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionError("the server closed the connection")
+    status = int(status_line.split()[1])
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    return status, await reader.readexactly(length)
+
+
+async def _client(port: int, requests: Iterator[bytes], started: float, warm_until: float,
+                  deadline: float, load: Load) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for request in requests:
+            sent = time.perf_counter()
+            if sent >= deadline:
+                break
+            writer.write(request)
+            try:
+                status, _ = await _read_response(reader)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                load.errors += 1
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            if sent < warm_until:
+                continue
+            load.statuses[status] = load.statuses.get(status, 0) + 1
+            if 200 <= status < 300:
+                load.latencies.append(time.perf_counter() - sent)
+            else:
+                load.errors += 1
+    finally:
+        writer.close()
+
+
+def run_load(name: str, port: int, streams: list[Iterator[bytes]], seconds: float,
+             warmup: float) -> Load:
+    load = Load(name)
+
+    async def main() -> None:
+        started = time.perf_counter()
+        warm_until, deadline = started + warmup, started + warmup + seconds
+        await asyncio.gather(*(_client(port, stream, started, warm_until, deadline, load)
+                               for stream in streams))
+
+    asyncio.run(main())
+    load.seconds = seconds
+    return load
+
+
+def health_requests() -> Iterator[bytes]:
+    request = (b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               b"Accept: application/json\r\n\r\n")
+    while True:
+        yield request
+
+
+def checkin_requests(patient_id: int, token: str, client: int) -> Iterator[bytes]:
+    head = (f"POST /api/v1/patients/{patient_id}/checkins HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n")
+    n = 0
+    while True:
+        body = json.dumps({
+            "date": (FIRST_DAY + timedelta(days=n)).isoformat(), "dose_taken": True,
+            "dose_mg": 1.5, "dose_time": "22:05",
+            "ratings": {"pain": n % 11, "fatigue": 5, "sleep": 7},
+            "side_effects": [{"name": "vivid dreams", "severity": 1}],
+            "note": "bench"}).encode()
+        yield (head + f"Idempotency-Key: bench-{client}-{n}\r\n"
+                      f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+        n += 1
+
+
+# ---------------------------------------------------------------------------- server
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOWDOSE_")}
+    env["LOWDOSE_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def demo_patients(url: str, data_dir: Path, count: int) -> list[tuple[str, str, int]]:
+    done = subprocess.run([str(LOWDOSE), "demo", "--no-serve", "--json", "--patients",
+                           str(count), "--database-url", url], capture_output=True, text=True,
+                          env=_env(data_dir), check=True, timeout=600)
+    return [(a["username"], a["password"], a["patient_id"])
+            for a in json.loads(done.stdout)["accounts"] if a["role"] == "patient"]
+
+
+@contextmanager
+def serving(url: str, data_dir: Path) -> Iterator[int]:
+    port = _free_port()
+    process = subprocess.Popen([str(LOWDOSE), "serve", "--port", str(port),
+                                "--database-url", url], env=_env(data_dir),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("lowdose serve did not start") from None
+                time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def tokens(port: int, patients: list[tuple[str, str, int]]) -> list[tuple[int, str]]:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        out = []
+        for username, password, patient_id in patients:
+            answer = client.post("/api/v1/auth/token",
+                                 data={"username": username, "password": password})
+            answer.raise_for_status()
+            out.append((patient_id, answer.json()["access_token"]))
+        return out
+
+
+# ------------------------------------------------------------------------ raw commits
+
+
+def raw_sqlite_commits(path: Path, count: int) -> Load:
+    """Single-row commits on the same file with lowdose's pragmas (WAL, synchronous=FULL)."""
+    load = Load("raw single-row commits (sqlite3, WAL, synchronous=FULL)")
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, payload TEXT)")
+    started = time.perf_counter()
+    for n in range(count):
+        began = time.perf_counter()
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("INSERT INTO bench_raw (payload) VALUES (?)", (f"row {n}",))
+        connection.execute("COMMIT")
+        load.latencies.append(time.perf_counter() - began)
+    load.seconds = time.perf_counter() - started
+    connection.execute("DROP TABLE bench_raw")
+    connection.close()
+    return load
+
+
+def raw_postgres_commits(url: str, count: int) -> Load:
+    import psycopg
+
+    load = Load("raw single-row commits (psycopg, synchronous_commit=on)")
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("CREATE TABLE bench_raw (id SERIAL PRIMARY KEY, payload TEXT)")
+        started = time.perf_counter()
+        for n in range(count):
+            began = time.perf_counter()
+            connection.execute("INSERT INTO bench_raw (payload) VALUES (%s)", (f"row {n}",))
+            load.latencies.append(time.perf_counter() - began)
+        load.seconds = time.perf_counter() - started
+        connection.execute("DROP TABLE bench_raw")
+    return load
+
+
+# ---------------------------------------------------------------------------- backends
+
+
+@dataclass
+class Backend:
+    name: str
+    url: str
+    raw: Callable[[int], Load]
+    cleanup: Callable[[], None] = lambda: None
+
+
+@contextmanager
+def sqlite_backend(directory: Path) -> Iterator[Backend]:
+    path = directory / "bench.sqlite3"
+    yield Backend("SQLite", f"sqlite:///{path}", lambda n: raw_sqlite_commits(path, n))
+
+
+@contextmanager
+def postgres_backend() -> Iterator[Backend]:
+    import psycopg
+
+    maintenance = None
+    for candidate in PG_MAINTENANCE:
+        try:
+            with psycopg.connect(candidate, connect_timeout=3):
+                maintenance = candidate
+                break
+        except psycopg.OperationalError:
+            continue
+    if maintenance is None:
+        raise RuntimeError("PostgreSQL is not reachable at 127.0.0.1:5432")
+    name = f"lowdose_bench_{os.getpid()}"
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name}")
+        connection.execute(f"CREATE DATABASE {name}")
+    url = maintenance.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield Backend("PostgreSQL", url, lambda n: raw_postgres_commits(url, n))
+    finally:
+        with psycopg.connect(maintenance, autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@dataclass
+class Measured:
+    backend: str
+    health: Load
+    checkins: Load
+    raw: Load
+    stored: int
+
+
+def stored_checkins(url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    from lowdose.store.db import normalise_url
+
+    engine = create_engine(normalise_url(url))
+    with engine.connect() as connection:
+        count = connection.execute(text("SELECT COUNT(*) FROM checkins WHERE date < :d"),
+                                   {"d": date(2010, 1, 1)}).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+def measure(backend: Backend, data_dir: Path, clients: int, seconds: float) -> Measured:
+    print(f"{backend.name}: making a demo clinic of {clients} patients …", flush=True)
+    patients = demo_patients(backend.url, data_dir, clients)[:clients]
+    with serving(backend.url, data_dir) as port:
+        signed_in = tokens(port, patients)
+        print(f"{backend.name}: trivial endpoint …", flush=True)
+        health = run_load("`GET /api/v1/health` (reference)", port,
+                          [health_requests() for _ in range(clients)], seconds, warmup=2)
+        print(f"{backend.name}: check-ins …", flush=True)
+        writes = run_load("`POST …/checkins` (check-in + key + audit, one transaction)", port,
+                          [checkin_requests(pid, token, i)
+                           for i, (pid, token) in enumerate(signed_in)], seconds, warmup=2)
+    stored = stored_checkins(backend.url)
+    print(f"{backend.name}: raw commits …", flush=True)
+    raw = backend.raw(max(2000, int(writes.rate * 3)))
+    return Measured(backend.name, health, writes, raw, stored)
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def section(results: list[Measured], clients: int, seconds: float) -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    lines = [SECTION, "",
+             f"{clients} concurrent keep-alive clients against `lowdose serve` (one uvicorn "
+             f"worker), {seconds:g} s measured after 2 s of warm-up; budget (design §4): "
+             "p95 ≤ 50 ms, ≥ 1,000/s, 0 errors. Raw commits: one connection, one row per "
+             "transaction, same database and durability settings.", "",
+             f"Machine: {os.cpu_count()} cores, {platform.python_implementation()} "
+             f"{platform.python_version()}, load average {load} at the end, "
+             f"{date.today().isoformat()}.", "",
+             "| backend | what | p50 | p95 | p99 | per second | errors | |",
+             "|---|---|---|---|---|---|---|---|"]
+    for m in results:
+        within = (m.checkins.percentile(0.95) <= BUDGET_P95_S and m.checkins.rate >= BUDGET_RATE
+                  and m.checkins.errors == 0)
+        for run, verdict in ((m.checkins, "within budget" if within else "OVER BUDGET"),
+                             (m.health, "reference"), (m.raw, "reference")):
+            lines.append(f"| {m.backend} | {run.name} | {_ms(run.p50)} | "
+                         f"{_ms(run.percentile(0.95))} | {_ms(run.percentile(0.99))} | "
+                         f"{run.rate:,.0f} | {run.errors} | {verdict} |")
+    lines += ["", "| backend | check-ins ÷ trivial endpoint (throughput) | "
+              "check-ins ÷ raw commits (throughput) | check-ins stored |", "|---|---|---|---|"]
+    for m in results:
+        lines.append(f"| {m.backend} | {m.checkins.rate / m.health.rate:.2f} | "
+                     f"{m.checkins.rate / m.raw.rate:.2f} | {m.stored:,} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str) -> None:
+    """Replace this benchmark's section of RESULTS.md (or add it), keeping the others."""
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    pattern = re.compile(re.escape(SECTION) + r".*?(?=^## |\Z)", re.S | re.M)
+    new = pattern.sub(lambda _: text + "\n", old) if pattern.search(old) else (
+        old.rstrip("\n") + "\n\n" + text)
+    RESULTS.write_text(new)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="lowdose-bench-") as tmp:
+        directory = Path(tmp)
+        if args.backend in ("sqlite", "both"):
+            with sqlite_backend(directory) as backend:
+                results.append(measure(backend, directory / "sqlite", args.clients,
+                                       args.seconds))
+        if args.backend in ("postgresql", "both"):
+            with postgres_backend() as backend:
+                results.append(measure(backend, directory / "pg", args.clients, args.seconds))
+    text = section(results, args.clients, args.seconds)
+    write_section(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
