@@ -52,8 +52,6 @@ WRITE = {"own": frozenset({"patient", "clinician"}), "foreign": frozenset({"othe
 PRESCRIBE = {"own": frozenset({"clinician"}), "foreign": frozenset({"other_clinician"})}
 ADMINISTER = {"own": frozenset({"admin", "team_admin"}), "foreign": NOBODY}
 ANYONE_SIGNED_IN = {"own": SIGNED_IN}  # routes without ids: walked once
-# A calendar feed's secret address is its credential: whoever holds it reads the feed.
-FEED_HOLDER = {"own": frozenset(PERSONAS), "foreign": frozenset(PERSONAS)}
 
 # Stateless routes: they take no ids and store nothing, so they need no account.
 PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/screen"), ("POST", "/api/v1/plan"),
@@ -106,7 +104,6 @@ TABLE: dict[tuple[str, str], dict[str, frozenset[str]]] = {
     ("GET", P + "/calendar/feeds"): READ,
     ("POST", P + "/calendar/feeds"): WRITE,
     ("DELETE", P + "/calendar/feeds/{feed_id}"): WRITE,
-    ("GET", "/calendar/{token}.ics"): FEED_HOLDER,
     ("POST", P + "/nof1"): PRESCRIBE,
     ("GET", P + "/nof1"): READ,
     ("GET", P + "/nof1/{comparison_id}"): READ,
@@ -204,9 +201,8 @@ class World:
                 db, ctx, patient, name="knee arthroscopy", at=datetime(2025, 7, 1, 8, 0)).id
         if "/courses" in path:
             self._end_running(side)
-        if "{feed_id}" in path or "{token}" in path:
-            made = calendar.create_feed(db, ctx, patient)
-            found["feed_id"], found["token"] = made.feed.id, made.token
+        if "{feed_id}" in path:
+            found["feed_id"] = calendar.create_feed(db, ctx, patient).feed.id
         if "{comparison_id}" in path:
             found["comparison_id"] = nof1.create_comparison(
                 db, ctx, patient, nof1.ComparisonRequest(

@@ -1,5 +1,6 @@
 """The patient's calendar over HTTP: the .ics file (signed in), calendar preferences, and the
 secret feed URLs calendar apps subscribe to without signing in (`/calendar/{token}.ics`).
+Making a feed answers 200 with the token, like the record's other "add" routes.
 
 Authorization and audit are the services' job (`lowdose.services.calendar`).
 """
@@ -82,7 +83,7 @@ def change_preferences(db: DB, ctx: Ctx, patient_id: int,
                         else body.medicine_names)).to_dict()
 
 
-@router.post(PATIENT + "/calendar/feeds", status_code=201, responses=REFUSALS,
+@router.post(PATIENT + "/calendar/feeds", responses=REFUSALS,
              summary="A secret feed URL for calendar apps (shown once)")
 def create_feed(request: Request, db: DB, ctx: Ctx, patient_id: int,
                 body: NewFeedRequest | None = None) -> dict[str, object]:
@@ -103,9 +104,10 @@ def revoke_feed(db: DB, ctx: Ctx, patient_id: int, feed_id: int) -> dict[str, ob
     return calendar.revoke_feed(db, ctx, patient_id, feed_id).to_dict()
 
 
+# An address for calendar apps, not part of the JSON API: outside /api/v1 and its OpenAPI
+# document, like the web pages.
 @router.get("/calendar/{token}.ics", name="calendar_feed", response_class=Response,
-            summary="A calendar feed (the secret address is the credential)",
-            responses={**ICS, **documented(404)})
+            include_in_schema=False)
 def calendar_feed(request: Request, db: DB, token: str) -> Response:
     feed = calendar.read_feed(db, token, now=now(), source=source_of(request),
                               hold_hours=_hold_hours(request))
