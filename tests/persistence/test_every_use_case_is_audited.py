@@ -26,6 +26,7 @@ from lowdose.services import (
     diary_csv,
     medicines,
     nof1,
+    notes,
     outcomes,
     panel,
     patients,
@@ -179,6 +180,10 @@ CASES: dict[str, Prepare] = {
         c.db, c.ctx("clinician"), c.ids.alice, instrument="pgic",
         answered_at=datetime(2025, 6, 1), answers={"change": 5})),
     "questionnaires.list_responses": _plain(lambda c: questionnaires.list_responses(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "notes.add_note": _plain(lambda c: notes.add_note(
+        c.db, c.ctx("clinician"), c.ids.alice, "called; dreams settling")),
+    "notes.list_notes": _plain(lambda c: notes.list_notes(
         c.db, c.ctx("clinician"), c.ids.alice)),
     "nof1.create_comparison": _plain(lambda c: nof1.create_comparison(
         c.db, c.ctx("clinician"), c.ids.alice, COMPARISON)),

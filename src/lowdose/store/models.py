@@ -447,6 +447,19 @@ class NofOneComparison(Base):
 # --- web app (issue 5; migration 0003) ---
 
 
+class ClinicianNote(Base):
+    """A note a clinician on the care team wrote on a patient's record. Notes are only ever
+    appended: a correction is a new note, so what was written stays on the record."""
+
+    __tablename__ = "clinician_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
 # --- calendar feeds (issue 6; migration 0004) ---
 
 
