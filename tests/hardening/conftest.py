@@ -90,7 +90,7 @@ def start_serve(tmp_path: Path, lowdose_argv: list[str]) -> Iterator[Callable[..
 
 
 def _wait_until_up(running: ServeProcess) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded 2-core machine starts workers slowly
     while time.monotonic() < deadline:
         if running.process.poll() is not None:
             raise RuntimeError(f"lowdose serve exited: {running.log_text()}")

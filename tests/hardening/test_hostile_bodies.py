@@ -14,7 +14,7 @@ import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lowdose.api.middleware import nests_deeper_than
+from lowdose.api.middleware import holds_nul, nests_deeper_than
 from lowdose.settings import MIB
 
 PROFILE = {"as_of": "2025-06-02T09:00", "medications": [{"text": "ibuprofen 200 mg"}]}
@@ -129,3 +129,33 @@ def depth_of(value: Any) -> int:
 def test_the_scan_agrees_with_the_depth_of_the_parsed_document(value: Any, limit: int) -> None:
     body = json.dumps(value).encode()
     assert nests_deeper_than(body, limit) == (depth_of(value) > limit)
+
+
+# ------------------------------------------------------------------------- NUL characters
+
+
+def test_a_nul_character_anywhere_a_request_carries_text_is_422(
+        stateless_server: httpx.Client) -> None:
+    body = {**PROFILE, "medications": [{"text": "ibuprofen\u0000 200 mg"}]}
+    answers = {
+        "body": stateless_server.post("/api/v1/screen", json=body),
+        "query": stateless_server.get("/api/v1/health?probe=%00"),
+        "form": stateless_server.post("/api/v1/auth/token",
+                                      data={"username": "carol\x00", "password": "x"}),
+    }
+    for place, response in answers.items():
+        assert response.status_code == 422, place
+        assert response.json()["errors"][0]["message"].startswith("contains a NUL"), place
+    assert answers["query"].json()["errors"][0]["field"] == "query"
+
+
+def test_an_escaped_backslash_before_u0000_is_plain_text(
+        stateless_server: httpx.Client) -> None:
+    body = {**PROFILE, "medications": [{"text": "C:\\u0000 is not a medicine"}]}
+    assert stateless_server.post("/api/v1/screen", json=body).status_code == 200
+
+
+@given(st.text(alphabet=st.sampled_from(['\\', 'u', '0', '\x00', 'a', '"'])))
+def test_the_nul_scan_agrees_with_the_parsed_text(value: str) -> None:
+    body = json.dumps({"text": value}).encode()
+    assert holds_nul(body, "application/json") == ("\x00" in value)

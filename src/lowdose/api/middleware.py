@@ -6,9 +6,11 @@
    the status and the duration.
 2. `AllowedHosts`: a `Host` header the server does not serve is refused (400), so links built
    from it cannot point elsewhere.
-3. `BodyLimits`: a body larger than the limit is refused (413) before it is read to the end;
-   JSON nested deeper than the limit is refused (422) before it is parsed. Both answer with
-   problem details, like every other error.
+3. `InputLimits`: a body larger than the limit is refused (413) before it is read to the end;
+   JSON nested deeper than the limit is refused (422) before it is parsed; a NUL character in
+   the path, query string, JSON or form body is refused (422): no text lowdose stores can hold
+   one (PostgreSQL refuses it outright). All answer with problem details, like every other
+   error.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ IMPORT_PREFIXES = ("/fhir",)
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Add the middleware to `app`; the last added runs first."""
-    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes,
+    app.add_middleware(InputLimits, max_bytes=settings.max_body_bytes,
                        max_import_bytes=settings.max_import_bytes,
                        max_depth=settings.max_json_depth)
     if settings.allowed_hosts != ["*"]:
@@ -112,7 +114,7 @@ class AllowedHosts:
         await self.app(scope, receive, send)
 
 
-class BodyLimits:
+class InputLimits:
     def __init__(self, app: ASGIApp, *, max_bytes: int, max_import_bytes: int,
                  max_depth: int) -> None:
         self.app = app
@@ -125,6 +127,9 @@ class BodyLimits:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        if "\x00" in path or b"%00" in scope.get("query_string", b""):
+            await _refuse_nul(scope, receive, send, "path" if "\x00" in path else "query")
+            return
         limit = self.max_import_bytes if path.startswith(IMPORT_PREFIXES) else self.max_bytes
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -146,6 +151,9 @@ class BodyLimits:
                        "message": f"nests deeper than {self.max_depth} levels"}]
             await invalid_input(Request(scope), errors)(scope, receive, send)
             return
+        if holds_nul(bytes(body), _media_type(scope)):
+            await _refuse_nul(scope, receive, send, "body")
+            return
         await self.app(scope, _replay(bytes(body), receive), send)
 
 
@@ -155,6 +163,12 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
     # The rest of the body is never read: close the connection rather than drain it.
     response.headers["connection"] = "close"
     await response(scope, receive, send)
+
+
+async def _refuse_nul(scope: Scope, receive: Receive, send: Send, field: str) -> None:
+    errors = [{"field": field, "message": "contains a NUL character (\\u0000), which no text "
+                                          "can hold"}]
+    await invalid_input(Request(scope), errors)(scope, receive, send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -178,10 +192,27 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _media_type(scope: Scope) -> str:
+    return (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+
+
 def _is_json(scope: Scope) -> bool:
     # FastAPI parses a body as JSON when it says so, or when it names no type at all.
-    content_type = (_header(scope, b"content-type") or "").lower()
-    return not content_type or "json" in content_type
+    media_type = _media_type(scope)
+    return not media_type or "json" in media_type
+
+
+# `\u0000` in JSON text, unless its backslash is itself escaped (`\\u0000` is text).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def holds_nul(body: bytes, media_type: str) -> bool:
+    """Whether a JSON or form body carries a NUL character (raw, escaped or %-encoded)."""
+    if not media_type or "json" in media_type:
+        return b"\x00" in body or _JSON_NUL.search(body) is not None
+    if media_type == "application/x-www-form-urlencoded":
+        return b"\x00" in body or b"%00" in body
+    return False  # multipart uploads are checked by the route that reads them
 
 
 # A JSON string, escapes included: its brackets are text, not nesting.
