@@ -17,7 +17,8 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-Mode = Literal["development", "production"]
+# "demo": `lowdose demo` serving its synthetic clinic; the sign-in page lists its accounts.
+Mode = Literal["development", "production", "demo"]
 
 # A key signs sessions and CSRF tokens: 32 characters of `secrets.token_urlsafe` carry about
 # 190 bits; anything shorter is likely typed by hand.

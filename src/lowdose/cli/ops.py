@@ -433,8 +433,27 @@ def demo(
     if not no_serve:
         from lowdose.cli.serve import serve
 
+        _enter_demo_mode(shown)
         sys.stdout.flush()  # the accounts must reach a pipe before the server blocks
         serve(host=host, port=port, database_url=url)
+
+
+def _enter_demo_mode(shown: dict[str, object]) -> None:
+    """Serve in demo mode: the sign-in page lists the demo clinic's accounts (all synthetic),
+    read from a file only its owner may read in the data dir."""
+    import os
+
+    from lowdose.cli.settings import load_settings
+    from lowdose.settings import get_settings
+    from lowdose.web.auth import DEMO_ACCOUNTS_FILE
+
+    os.environ["LOWDOSE_MODE"] = "demo"  # also seen by worker processes
+    get_settings.cache_clear()
+    path = load_settings().data_dir / DEMO_ACCOUNTS_FILE
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        json.dump(shown, out)
 
 
 def _fresh_demo_database() -> str:

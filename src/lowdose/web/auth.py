@@ -75,7 +75,7 @@ def keep_alive(request: Request) -> Response:
 def demo_accounts(request: Request) -> list[dict[str, Any]]:
     """The demo clinic's sign-ins, shown on the sign-in page in demo mode only."""
     settings = session.settings(request)
-    if str(settings.mode) != "demo":
+    if settings.mode != "demo":
         return []
     path: Path = settings.data_dir / DEMO_ACCOUNTS_FILE
     try:
