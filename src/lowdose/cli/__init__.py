@@ -14,6 +14,7 @@ import sys
 import typer
 
 from lowdose.cli import analyze, calendar, interop, knowledge, ops, regimens, screen, serve
+from lowdose.cli import migrate as migrate_command
 from lowdose.cli import reports as report_commands
 from lowdose.cli.inputs import InputProblems
 from lowdose.errors import InputError
@@ -35,6 +36,7 @@ app.command("periop")(regimens.periop)
 analyze.register(app)
 app.command("knowledge")(knowledge.knowledge)
 app.command("serve")(serve.serve)
+app.command("migrate")(migrate_command.migrate)
 ops.register(app)
 app.command("report")(report_commands.report)
 app.add_typer(report_commands.diary_app, name="diary")
