@@ -27,7 +27,9 @@ from lowdose.reports.model import MeasureRow, VisitReport
 if TYPE_CHECKING:
     from PIL.Image import Image as Picture
 
-FONT, BOLD = "DejaVuSans", "DejaVuSans-Bold"
+# Patient text needs DejaVu's coverage; bold is only ever our own ASCII labels and headings,
+# so it is the built-in Helvetica-Bold: one TrueType file to parse instead of two.
+FONT, BOLD = "DejaVuSans", "Helvetica-Bold"
 LEVEL_LABELS = {"urgent": "URGENT", "attention": "attention", "info": "info"}
 CHART_CAPTIONS = (
     "Figure 1. Dose steps: planned (line) and doses recorded as taken (dots).",
@@ -53,7 +55,6 @@ def _fonts() -> None:
 
     folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     pdfmetrics.registerFont(TTFont(FONT, str(folder / "DejaVuSans.ttf")))
-    pdfmetrics.registerFont(TTFont(BOLD, str(folder / "DejaVuSans-Bold.ttf")))
     pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD, italic=FONT, boldItalic=BOLD)
 
 
@@ -64,7 +65,7 @@ def _styles() -> dict[str, Any]:
 
     body = ParagraphStyle("body", fontName=FONT, fontSize=8.5, leading=11)
     return {
-        "title": ParagraphStyle("title", parent=body, fontName=BOLD, fontSize=15, leading=19),
+        "title": ParagraphStyle("title", parent=body, fontSize=15, leading=19),
         "h2": ParagraphStyle("h2", parent=body, fontName=BOLD, fontSize=11, leading=14,
                              spaceBefore=9, spaceAfter=3, keepWithNext=1,
                              textColor=colors.HexColor("#1f3b57")),
@@ -273,7 +274,7 @@ def _measures_table(report: VisitReport, width: float) -> Any:
     coverage = next((m.coverage for m in report.measures if m.coverage), None)
     level = f"{coverage * 100:.0f} % interval" if coverage else "interval"
     rows: list[list[Any]] = [["measure", "better", "baseline mean", "mean after onset",
-                              "change", level, "MID", "chance of ≥ MID better",
+                              "change", level, "MID", "chance of a MID gain",
                               "days before / after"]]
     for m in report.measures:
         rows.append([m.measure, _better(m.direction), _number(m.baseline_mean),
