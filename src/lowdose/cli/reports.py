@@ -112,12 +112,12 @@ def report(
 ) -> None:
     """Write the visit report PDF of a patient: dose steps, measures against baseline, side
     effects, adherence, flags, the safety screen. Supports decisions; does not make them."""
+    from lowdose.cli.settings import load_settings
     from lowdose.reports.pdf import filename
     from lowdose.services import reports
-    from lowdose.settings import get_settings
 
     with signed_in(database, as_user, password_stdin, totp_code) as (db, ctx):
-        pdf = reports.visit_report(db, ctx, patient, hold_hours=get_settings().hold_hours)
+        pdf = reports.visit_report(db, ctx, patient, hold_hours=load_settings().hold_hours)
     target = out or Path(filename(patient, ctx.now.date()))
     written = _write(target, pdf)
     if json_out:
