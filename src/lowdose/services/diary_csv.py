@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from lowdose.core.diary import SideEffect
 from lowdose.errors import InputError
 from lowdose.security.policy import PatientAction
@@ -29,6 +31,7 @@ from lowdose.services._access import Access, patient_access
 from lowdose.services.checkins import _FIND, CheckinInput, CheckinView, _clock, _store, _view
 from lowdose.services.context import Context
 from lowdose.store.db import Database
+from lowdose.store.models import Checkin
 
 MAX_BYTES = 5_000_000
 MAX_ROWS = 20_000
@@ -118,10 +121,6 @@ class ImportReport:
 def export_diary(db: Database, ctx: Context, patient_id: int, *, date_from: date | None = None,
                  date_to: date | None = None) -> str:
     """The patient's current check-ins as CSV text, oldest first."""
-    from sqlalchemy import select
-
-    from lowdose.store.models import Checkin
-
     if date_from and date_to and date_to < date_from:
         raise InputError("to", "must not be before from")
     with patient_access(db, ctx, patient_id, PatientAction.READ_RECORD,
