@@ -199,7 +199,10 @@ def test_approving_the_proposal_makes_a_new_plan_version_from_today(site: Site) 
     assert made[-1].request.from_date == TODAY
     assert made[-1].plan["steps"][0]["dose_mg"] == proposal.decision.dose_mg
     assert "Approved: the new plan version" in page and "Version 2 is in force" in page
-    assert "2 (current)" in page and "Approved the diary" in page
+    assert "<strong>Version 2</strong> (in force)" in page and "Approved the diary" in page
+    # The charts keep the doses before the change: version 1's steps, then version 2's.
+    stepped_up = STARTED + timedelta(days=28)
+    assert f"4.5 mg from {stepped_up:%-d %b}, 3 mg from {TODAY:%-d %b}" in page
     assert again.status_code == 409 and "plan changed since this page was opened" in again.text
 
 

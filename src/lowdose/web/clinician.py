@@ -241,10 +241,16 @@ def _plan_history(request: Request, ctx: Context, patient_id: int) -> list[Cours
 
 
 def _dose_steps(history: list[CourseHistory]) -> list[charts.DoseStep]:
-    """The dose steps of each course's newest plan version: what the patient's charts draw."""
-    steps = [charts.DoseStep(date.fromisoformat(step["from"]), float(step["dose_mg"]))
-             for entry in history if entry.versions
-             for step in entry.versions[-1].plan["steps"]]
+    """The doses as they were prescribed over time: each plan version's steps until the next
+    version took over, so the chart keeps the doses before an approved change."""
+    steps = []
+    for entry in history:
+        for index, version in enumerate(entry.versions):
+            later = entry.versions[index + 1:]
+            until = later[0].request.from_date if later else None
+            steps += [charts.DoseStep(date.fromisoformat(step["from"]), float(step["dose_mg"]))
+                      for step in version.plan["steps"]
+                      if until is None or date.fromisoformat(step["from"]) < until]
     return sorted(steps, key=lambda s: s.start)
 
 

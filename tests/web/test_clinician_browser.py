@@ -1,0 +1,90 @@
+"""A clinician's morning in real Chromium: the panel shows the red flag first, a search by name
+keeps its terms out of the address bar, the flagged patient's page shows the diary's proposal,
+approving it makes a new plan version that shows at once, and a note with hostile text stays
+text. axe-core runs on every page; screenshots land in tests/web/screenshots/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from lowdose.services import notes
+from web.conftest import Site, axe, shoot, sign_in
+from web.test_clinician_pages import XSS, morning, versions
+
+
+def cards(page: Any) -> Any:
+    return page.locator("ol.panel-list > li")
+
+
+def test_a_clinicians_morning(page: Any, browser_site: Site) -> None:
+    site = browser_site
+    morning(site)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    # The panel: the red flag first, then the side effects that persist
+    sign_in(page, site, "clinician")
+    assert page.url.endswith("/clinic/panel")
+    assert cards(page).count() == 2
+    assert "Red flag" in cards(page).nth(0).inner_text()
+    assert "Bob" in cards(page).nth(0).inner_text()
+    assert "Side effects persisting" in cards(page).nth(1).inner_text()
+    axe(page)
+    shoot(page, "clinician-panel")
+
+    # A search by name: the answer, with the terms nowhere in the address
+    page.get_by_label("Name contains").fill("ali")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_load_state()
+    assert cards(page).count() == 1 and "Alice" in cards(page).nth(0).inner_text()
+    assert "ali" not in page.url.lower().replace("/clinic/", "")
+    axe(page)
+
+    # The flagged patient: charts, plan, screen, outcomes and the diary's proposal
+    page.get_by_role("link", name="Alice").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Alice", level=1).is_visible()
+    main = page.locator("main")
+    assert "Step back" in main.inner_text()
+    assert page.locator("svg.chart").count() >= 3
+    assert "Version 1 is in force" in main.inner_text()
+    axe(page)
+    shoot(page, "clinician-patient")
+
+    # Approve the step change: the new plan version shows at once
+    page.get_by_role("button", name="Approve as proposed").click()
+    page.wait_for_load_state()
+    assert "Approved: the new plan version" in page.get_by_role("status").first.inner_text()
+    assert "Version 2 is in force" in main.inner_text()
+    assert "Version 2 (in force)" in page.locator(".plan-version").first.inner_text()
+    assert [v.version for v in versions(site)] == [1, 2]
+    assert versions(site)[-1].plan["steps"][0]["dose_mg"] == 3.0
+    axe(page)
+    shoot(page, "clinician-approved")
+
+    # A note, hostile text and all: stored as written, shown as text, nothing runs
+    page.get_by_label("New note").fill(XSS)
+    page.get_by_role("button", name="Add note").click()
+    page.wait_for_load_state()
+    shown = page.locator(".note-text").first.inner_text()
+    assert shown == XSS
+    assert page.locator("main img, main script").count() == 0
+    assert dialogs == []
+    axe(page)
+    shoot(page, "clinician-note")
+
+
+def test_the_patient_page_reads_on_a_wide_screen_too(page: Any, browser_site: Site) -> None:
+    site = browser_site
+    morning(site)
+    notes.add_note(site.cast.db, site.cast.ctx("clinician", now=datetime.now(UTC)),
+                   site.cast.ids.alice, "Phoned: headaches since the step up.")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, site, "clinician")
+    page.get_by_role("link", name="Alice").click()
+    page.wait_for_load_state()
+    page.get_by_text("Change it, then approve").click()
+    assert page.get_by_label("Dose from today (mg)").input_value() == "3"
+    axe(page)
+    shoot(page, "clinician-patient-wide")
