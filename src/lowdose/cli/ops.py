@@ -405,7 +405,11 @@ def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Create it, do not serve.")
                         ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    patients: Annotated[int, typer.Option(min=1, max=200, help="Synthetic patients.")] = 24,
+    patients: Annotated[int, typer.Option(
+        min=1, max=100_000, help="Synthetic patients (beyond 24, written in bulk without "
+                                 "logins: a clinic-scale panel).")] = 24,
+    days: Annotated[int, typer.Option(min=28, max=3650, help="Days of diary per patient.")
+                    ] = 120,
     seed: Annotated[int | None, typer.Option(help="Same seed, same demo [default: random].")
                     ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -421,7 +425,7 @@ def demo(
 
     url = database or _fresh_demo_database()
     with migrated(url) as db:
-        made = create_demo_clinic(db, now=datetime.now(UTC), patients_count=patients,
+        made = create_demo_clinic(db, now=datetime.now(UTC), patients_count=patients, days=days,
                                   seed=secrets.randbits(128) if seed is None else seed)
     shown = made.to_dict(_display_url(url))
     if json_out:
