@@ -121,15 +121,22 @@ def sign_in(request: Request, *, username: str, password: str,
                           label="browser")
 
 
+def secure_cookies(request: Request) -> bool:
+    """`Secure` when the page came over https, and always where the settings demand it
+    (production: behind a proxy that terminates TLS the app may see plain http)."""
+    return is_https(request) or settings(request).cookies_secure
+
+
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
     # No Max-Age: the cookie ends with the browser; the server ends the session itself.
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, secure=is_https(request),
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, secure=secure_cookies(request),
                         samesite="lax", path="/")
     response.delete_cookie(PRE_SESSION_COOKIE, path="/")
 
 
 def set_pre_session_cookie(request: Request, response: Response, value: str) -> None:
-    response.set_cookie(PRE_SESSION_COOKIE, value, httponly=True, secure=is_https(request),
+    response.set_cookie(PRE_SESSION_COOKIE, value, httponly=True,
+                        secure=secure_cookies(request),
                         samesite="strict", path="/", max_age=3600)
 
 
@@ -137,5 +144,5 @@ def sign_out(request: Request, response: Response) -> None:
     token = session_token(request)
     if token:
         accounts.logout(database(request), token, now=now(), source=source_of(request))
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, secure=is_https(request),
-                           samesite="lax")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True,
+                           secure=secure_cookies(request), samesite="lax")
