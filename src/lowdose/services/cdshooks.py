@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import jwt
-from sqlalchemy import delete, insert
+from sqlalchemy import Table, delete, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from lowdose.core.screening import screen
 from lowdose.interop import cdshooks
@@ -103,18 +106,133 @@ def authenticate(db: Database, token: str | None, *, audience: str, clients: Cds
     if not token:
         raise CdsAuthError("send the EHR's signed JWT as `Authorization: Bearer`")
     caller = verify(token, audience=audience, clients=clients, now=now, fetch_key=_fetch_key)
-    at = utc_naive(now)
-    try:
-        with db.transaction() as session:
+    seen = _Seen(caller, utc_naive(now), service, source)
+    if not _guard(db).remember(seen):
+        raise CdsAuthError("this token was already used (jti replayed)")
+    return caller
+
+
+@dataclass
+class _Seen:
+    """One accepted token waiting for its jti to be stored."""
+
+    caller: Caller
+    at: datetime
+    service: str
+    source: str | None
+    accepted: bool = False
+    error: BaseException | None = None
+    lead: bool = False
+    woken: threading.Event = field(default_factory=threading.Event)
+
+
+class _ReplayGuard:
+    """Stores JWT ids, refusing one seen before. Calls arriving together share one write
+    transaction (group commit): with `synchronous=FULL` each commit waits for the disk, and one
+    commit per call would cap the service at the disk's commit rate. The first caller writes
+    everything pending; whoever arrives meanwhile waits, then the next in line writes."""
+
+    PURGE_EVERY_S = 60.0
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.lock = threading.Lock()
+        self.pending: list[_Seen] = []
+        self.writing = False
+        self.purged = 0.0
+
+    def remember(self, seen: _Seen) -> bool:
+        with self.lock:
+            self.pending.append(seen)
+            lead = not self.writing
+            self.writing = True
+        if not lead:
+            seen.woken.wait()
+            if not seen.lead:
+                return self._result(seen)
+        with self.lock:
+            batch, self.pending = self.pending, []
+        try:
+            self._write(batch)
+        except BaseException as exc:  # every waiter learns of it, none is left hanging
+            for item in batch:
+                item.error = exc
+        finally:
+            with self.lock:
+                if self.pending:
+                    following = self.pending[0]
+                    following.lead = True
+                    following.woken.set()
+                else:
+                    self.writing = False
+            for item in batch:
+                if item is not seen:
+                    item.woken.set()
+        return self._result(seen)
+
+    @staticmethod
+    def _result(seen: _Seen) -> bool:
+        if seen.error is not None:
+            raise seen.error
+        return seen.accepted
+
+    def _write(self, batch: list[_Seen]) -> None:
+        try:
+            with self.db.transaction() as session:
+                self._store(session, batch)
+        except IntegrityError:
+            # Another worker stored one of these ids meanwhile: one transaction each tells
+            # which.
+            for item in batch:
+                item.accepted = False
+                try:
+                    with self.db.transaction() as session:
+                        self._store(session, [item])
+                except IntegrityError:
+                    item.accepted = False
+
+    def _store(self, session: Session, batch: list[_Seen]) -> None:
+        at = max(item.at for item in batch)
+        if time.monotonic() - self.purged > self.PURGE_EVERY_S:
             # Ids of expired tokens can go: an expired token is refused before this table.
             session.execute(delete(CdsJwtId).where(CdsJwtId.expires_at < at - SKEW))
-            session.execute(insert(CdsJwtId).values(issuer=caller.issuer, jti=caller.jti,
-                                                    expires_at=caller.expires_at, seen_at=at))
+            self.purged = time.monotonic()
+        keys = {(item.caller.issuer, item.caller.jti) for item in batch}
+        rows = session.execute(select(CdsJwtId.issuer, CdsJwtId.jti).where(
+            tuple_(CdsJwtId.issuer, CdsJwtId.jti).in_(list(keys))))
+        stored = {(issuer, jti) for issuer, jti in rows}
+        fresh: list[_Seen] = []
+        for item in batch:
+            key = (item.caller.issuer, item.caller.jti)
+            item.accepted = key not in stored
+            if item.accepted:
+                stored.add(key)  # a second use within the same batch is a replay too
+                fresh.append(item)
+        if fresh:
+            session.execute(insert(_JWT_IDS), [
+                {"issuer": i.caller.issuer, "jti": i.caller.jti,
+                 "expires_at": i.caller.expires_at, "seen_at": i.at} for i in fresh])
+        # One audit event per service and client address for the calls written together: the
+        # calls read no lowdose record, and an event per call would cost more than the call.
+        calls: dict[tuple[str, str | None], int] = {}
+        for item in fresh:
+            calls[item.service, item.source] = calls.get((item.service, item.source), 0) + 1
+        for (service, source), count in calls.items():
             audit.append(session, at=at, actor_user_id=None, action="cds.call",
-                         target=f"cds-service:{service}"[:64], source=source)
-    except IntegrityError:
-        raise CdsAuthError("this token was already used (jti replayed)") from None
-    return caller
+                         target=f"cds-service:{service}×{count}"[:64], source=source)
+
+
+_JWT_IDS = cast(Table, CdsJwtId.__table__)
+_guards: weakref.WeakKeyDictionary[Database, _ReplayGuard] = weakref.WeakKeyDictionary()
+_guards_lock = threading.Lock()
+
+
+def _guard(db: Database) -> _ReplayGuard:
+    with _guards_lock:
+        guard = _guards.get(db)
+        if guard is None:
+            guard = _guards[db] = _ReplayGuard(db)
+        return guard
 
 
 # ------------------------------------------------------------------------------ hooks
