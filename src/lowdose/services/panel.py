@@ -112,17 +112,21 @@ def clinic_panel(db: Database, ctx: Context, *, level: str | None = None,
         query = _Query(ctx, today, rules)
         filtered = query.filtered(level, search.strip() if search else None)
         total = session.execute(select(func.count()).select_from(filtered.subquery())).scalar()
-        rows = session.execute(filtered.order_by(*query.order()).limit(limit)
-                               .offset(offset)).all()
-        teams = care_teams_of(session, [r.id for r in rows])
+        # Sort narrow rows (ids and sort keys), then load the page's 25 in full.
+        ranked = session.execute(filtered.order_by(*query.order()).limit(limit)
+                                 .offset(offset)).all()
+        urgency = {row.id: row.urgency for row in ranked}
+        loaded = {row.id: row for row in session.execute(query.page(list(urgency))).all()}
+        rows = [(loaded[pid], group) for pid, group in urgency.items()]
+        teams = care_teams_of(session, list(urgency))
         shown = []
-        for row in rows:
+        for row, group in rows:
             ref = patient_ref(row.Patient, teams[row.id])
             # The query narrows, the policy decides: each row, and its detail, once more.
             if not authorize(actor, PatientAction.VIEW, ref):
                 continue
             detail = authorize(actor, PatientAction.READ_RECORD, ref).allowed
-            shown.append(_row(row, detail, today, rules))
+            shown.append(_row(row, group, detail, today, rules))
             audit.append(session, at=ctx.at, actor_user_id=actor.user_id, action="panel.read",
                          patient_id=row.id, source=ctx.source)
         if not shown:
@@ -176,12 +180,18 @@ class _Query:
             (self.step_due, 3), (self.overdue, 4), (self.surgery, 5), else_=6)
 
     def base(self) -> Select[Any]:
-        query = (select(Patient, Patient.id, PanelStatus, self.procedures.c.next_at,
-                        self.group.label("urgency"))
+        query = (select(Patient.id, self.group.label("urgency"))
                  .outerjoin(PanelStatus, PanelStatus.patient_id == Patient.id)
                  .outerjoin(self.procedures, self.procedures.c.patient_id == Patient.id)
                  .where(Patient.clinic_id == self.clinic_id))
         return query if self.admin else query.where(self.on_my_team)
+
+    def page(self, ids: list[int]) -> Select[Any]:
+        """The page's rows in full: patient, status line, next procedure."""
+        return (select(Patient, Patient.id, PanelStatus, self.procedures.c.next_at)
+                .outerjoin(PanelStatus, PanelStatus.patient_id == Patient.id)
+                .outerjoin(self.procedures, self.procedures.c.patient_id == Patient.id)
+                .where(Patient.id.in_(ids)))
 
     def filtered(self, level: str | None, search: str | None) -> Select[Any]:
         query = self.base()
@@ -207,7 +217,8 @@ class _Query:
                 Patient.display_name, Patient.id)
 
 
-def _row(row: Any, detail: bool, today: date, rules: MonitoringRules) -> PanelRow:
+def _row(row: Any, urgency: int, detail: bool, today: date,
+         rules: MonitoringRules) -> PanelRow:
     patient, status = row.Patient, row.PanelStatus
     if not detail:
         return PanelRow(patient.id, patient.display_name, False, None, None, (), None, None,
@@ -216,7 +227,7 @@ def _row(row: Any, detail: bool, today: date, rules: MonitoringRules) -> PanelRo
              (status.flags if status else [])]
     flags.extend(_dated_flags(status, row.next_at, today, rules))
     flags.sort(key=lambda f: LEVELS.index(f.level))
-    group = GROUPS[min(row.urgency, len(GROUPS) - 1)]
+    group = GROUPS[min(urgency, len(GROUPS) - 1)]
     return PanelRow(
         patient.id, patient.display_name, True, group, flags[0].level if flags else None,
         tuple(flags), status.last_checkin if status else None,
