@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pyotp
 import pytest
 import recurring_ical_events
 from icalendar import Calendar
@@ -21,7 +22,7 @@ from sqlalchemy import select
 
 from lowdose.api.app import create_app
 from lowdose.core.nof1 import Arm
-from lowdose.services import careteams, courses, nof1, procedures
+from lowdose.services import accounts, careteams, courses, nof1, procedures
 from lowdose.settings import Settings
 from lowdose.store import Database
 from lowdose.store.models import AuditEvent, CalendarFeed
@@ -325,3 +326,15 @@ def test_lowdose_calendar_refuses_without_a_user_who_may_read_the_record(
     assert done.code == 1
     assert done.stderr.startswith(f"error: {field}:")
     assert not out.exists()
+
+
+def test_lowdose_calendar_asks_for_the_code_of_a_user_with_two_factor_sign_in(
+        running: Running, lowdose: Callable[..., Any], tmp_path: Path) -> None:
+    carol = running.cast.ctx("clinician")
+    enrolment = accounts.start_totp(running.cast.db, carol)
+    accounts.confirm_totp(running.cast.db, carol, pyotp.TOTP(enrolment.secret).at(carol.now))
+    done = lowdose("calendar", str(running.cast.ids.alice), "--out", str(tmp_path / "p.ics"),
+                   "--as", "carol", "--database-url", running.db_url,
+                   env={"LOWDOSE_PASSWORD": PASSWORD})
+    assert done.code == 1
+    assert done.stderr.startswith("error: --code:")

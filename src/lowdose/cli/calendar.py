@@ -30,6 +30,8 @@ def calendar(
         "--as", help=f"Sign in as this user (password from {PASSWORD_ENV}).")] = None,
     password_stdin: Annotated[bool, typer.Option(
         "--password-stdin", help="Read the password from stdin instead.")] = False,
+    code: Annotated[str | None, typer.Option(
+        "--code", help="One-time code, when the user has two-factor sign-in.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     database: DatabaseUrl = None,
 ) -> None:
@@ -54,7 +56,7 @@ def calendar(
     now = datetime.now(UTC)
     try:
         issued = accounts.login(db, username=as_user, password=password, now=now,
-                                source="cli", label="lowdose calendar")
+                                source="cli", totp_code=code, label="lowdose calendar")
         try:
             actor = accounts.authenticate_token(db, issued.token, now=now)
             exported = calendar.export_calendar(
@@ -62,7 +64,7 @@ def calendar(
         finally:
             accounts.logout(db, issued.token, now=now, source="cli")
     except Unauthenticated as exc:
-        raise InputError("--as", str(exc)) from None
+        raise InputError("--code" if exc.needs_totp else "--as", str(exc)) from None
     except NotFound:
         raise InputError("PATIENT", f"no patient {patient} that {as_user} may see") from None
     except ServiceError as exc:
