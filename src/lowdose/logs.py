@@ -114,6 +114,8 @@ def configure(settings: Settings, stream: Any = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
+    # Python's warnings print raw text to stderr; as log records they become JSON lines too.
+    logging.captureWarnings(True)
     for name in ("uvicorn", "uvicorn.error", "gunicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers.clear()

@@ -132,9 +132,12 @@ def test_a_production_app_hides_the_docs_ui_keeps_the_contract_and_checks_the_ho
     with serving(create_app(settings)) as url, httpx.Client(base_url=url) as client:
         assert client.get("/api/v1/docs").status_code == 404
         assert client.get("/api/v1/openapi.json").status_code == 200
-        assert client.get("/api/v1/health",
+        assert client.get("/api/v1/openapi.json",
                           headers={"Host": "ldn.clinic.example"}).status_code == 200
-        elsewhere = client.get("/api/v1/health", headers={"Host": "evil.example"})
+        elsewhere = client.get("/api/v1/openapi.json", headers={"Host": "evil.example"})
         assert elsewhere.status_code == 400
         assert elsewhere.headers["content-type"] == "application/problem+json"
         assert "Host header" in elsewhere.json()["detail"]
+        # Probes connect by address: liveness and readiness answer whatever the Host.
+        for probe in ("/api/v1/health", "/api/v1/ready"):
+            assert client.get(probe, headers={"Host": "10.0.0.7:8000"}).status_code == 200

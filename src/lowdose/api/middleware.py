@@ -5,7 +5,8 @@
    template (`/api/v1/patients/{patient_id}/checkins`, never the raw path or query string),
    the status and the duration.
 2. `AllowedHosts`: a `Host` header the server does not serve is refused (400), so links built
-   from it cannot point elsewhere.
+   from it cannot point elsewhere. Health and readiness answer any host: probes often connect
+   by address, and they build no links.
 3. `InputLimits`: a body larger than the limit is refused (413) before it is read to the end;
    JSON nested deeper than the limit is refused (422) before it is parsed; a NUL character in
    the path, query string, JSON or form body is refused (422): no text lowdose stores can hold
@@ -40,6 +41,8 @@ access_log = logging.getLogger("lowdose.access")
 # A request id from the proxy is kept only when it is opaque: hex digits and dashes (nginx's
 # $request_id, a UUID) cannot smuggle words, let alone patient data, into the log.
 _REQUEST_ID = re.compile(r"[0-9a-fA-F-]{16,64}")
+# Liveness and readiness: load balancers and orchestrators call them by address.
+PROBES = frozenset({"/api/v1/health", "/api/v1/ready"})
 # Paths whose bodies may be whole records (FHIR Bundles), allowed the larger import limit.
 IMPORT_PREFIXES = ("/fhir",)
 
@@ -106,7 +109,8 @@ class AllowedHosts:
         return name in self.exact or (bool(self.suffixes) and name.endswith(self.suffixes))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self.allows(_header(scope, b"host") or ""):
+        if (scope["type"] == "http" and scope["path"] not in PROBES
+                and not self.allows(_header(scope, b"host") or "")):
             response = problem(Request(scope), 400, "This server does not serve the host named "
                                                     "in the Host header.")
             await response(scope, receive, send)
