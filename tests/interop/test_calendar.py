@@ -390,6 +390,16 @@ def test_comparison_days_replace_the_plan_and_say_which_arm() -> None:
                else [d for x in plan_event["EXDATE"] for d in x.dts]) == len(days)
 
 
+def test_a_step_the_comparison_covers_entirely_leaves_no_empty_event() -> None:
+    weekly = a_plan(date(2025, 6, 2), protocol="dartmouth-weekly")
+    days = comparison_days(Arm(3.0, time(22)), Arm(4.5, time(22)), date(2025, 6, 9),
+                           period_days=4)  # 16 days: all of step 2, the start of step 3
+    calendar = build([course(1, date(2025, 6, 2), weekly)], comparison=days)
+    uids = {str(e["UID"]) for e in calendar.walk("VEVENT")}
+    assert "lowdose-course1-plan1-step2@lowdose" not in uids
+    assert "stop at the last dose before surgery" not in str(calendar["X-WR-CALDESC"])
+
+
 @pytest.mark.parametrize("zone", ["Europe/Berlin", "Australia/Lord_Howe"])
 def test_a_dst_change_inside_a_step_keeps_the_clock_time(zone: str) -> None:
     every_day = a_plan(date(2025, 3, 1), start_mg=1.5, target_mg=1.5)

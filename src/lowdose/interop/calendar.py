@@ -163,7 +163,8 @@ def schedule(courses: Sequence[CoursePlans], surgeries: Sequence[Surgery],
     still be met).
     """
     taken_over = frozenset(day.day for day in comparison)
-    runs = [_skipping(run, taken_over) for course in courses for run in course_runs(course)]
+    runs = [run for course in courses for run in course_runs(course)]
+    runs = [kept for kept in (_skipping(run, taken_over) for run in runs) if kept is not None]
     runs += comparison_runs(comparison)
     holds = tuple(_hold(s, runs, hold_hours, as_of, facts) for s in sorted(
         surgeries, key=lambda s: (s.at, s.id)))
@@ -218,9 +219,12 @@ def comparison_runs(days: Sequence[ComparisonDay]) -> list[DoseRun]:
     return runs
 
 
-def _skipping(run: DoseRun, taken_over: frozenset[date]) -> DoseRun:
+def _skipping(run: DoseRun, taken_over: frozenset[date]) -> DoseRun | None:
+    """The run without the days a comparison takes over; None when it takes all of them."""
     skipped = tuple(sorted(d for d in taken_over
                            if run.first <= d and (run.last is None or d <= run.last)))
+    if run.last is not None and len(skipped) == (run.last - run.first).days + 1:
+        return None
     return replace(run, skipped=skipped) if skipped else run
 
 
