@@ -19,7 +19,7 @@ Pure: "now", the facts and the record's rows are arguments; no clock, no databas
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -126,23 +126,11 @@ class DoseRun:
             return f"lowdose-comparison-{self.first:%Y%m%d}-{self.arm}@{UID_DOMAIN}"
         return f"lowdose-course{self.course_id}-plan{self.version}-step{self.step}@{UID_DOMAIN}"
 
-    def days(self, until: date) -> Iterable[date]:
-        """The dose days, up to `until` for a run without an end."""
-        day, last = self.first, self.last if self.last is not None else until
-        while day <= last:
-            if day not in self.skipped:
-                yield day
-            day += _DAY
-
 
 @dataclass(frozen=True)
 class Hold:
     surgery: Surgery
     plan: HoldPlan
-
-    @property
-    def restart_at(self) -> datetime:
-        return self.plan.calendar[2].start
 
 
 @dataclass(frozen=True)
