@@ -98,3 +98,13 @@ def test_an_import_without_a_file_or_with_a_broken_mapping_says_which(server: Re
     text = server.client.post(url, headers={**headers, "content-type": "text/plain"},
                               content=b"date\n")
     assert (text.status_code, text.json()["errors"][0]["field"]) == (422, "body")
+
+
+def test_an_overfull_or_broken_form_is_422_not_400(server: RecordServer) -> None:
+    url, headers = P.format(server.cast.ids.alice) + "/checkins/import", server.as_("patient")
+    overfull = server.client.post(url, headers=headers, data={"mapping": "", "x": "1", "y": "2"},
+                                  files={"file": ("a.csv", b"date\n2025-05-01\n", "text/csv")})
+    assert (overfull.status_code, overfull.json()["errors"][0]["field"]) == (422, "body")
+    broken = server.client.post(url, content=b"--x\r\nnonsense", headers={
+        **headers, "content-type": "multipart/form-data; boundary=x"})
+    assert broken.status_code == 422

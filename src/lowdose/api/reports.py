@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from lowdose.api.deps import DB, Ctx
 from lowdose.api.problems import INVALID_INPUT, ProblemResponse, documented, problem
@@ -98,7 +99,10 @@ def _rejected(request: Request, exc: CsvRejected) -> ProblemResponse:
 async def _upload(request: Request) -> tuple[bytes, ColumnMapping | None]:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await request.form(max_files=1, max_fields=2)
+        try:
+            form = await request.form(max_files=1, max_fields=2)
+        except HTTPException as exc:  # starlette's 400 for a malformed or overfull form
+            raise InputError("body", f"is not a usable form: {exc.detail}") from None
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InputError("file", "send the CSV file as the form field `file`")
