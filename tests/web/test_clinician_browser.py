@@ -10,7 +10,7 @@ from typing import Any
 
 from lowdose.services import notes
 from web.conftest import Site, axe, shoot, sign_in
-from web.test_clinician_pages import XSS, morning, versions
+from web.test_clinician_pages import SHORT_XSS, XSS, hostile, morning, versions
 
 
 def cards(page: Any) -> Any:
@@ -88,3 +88,20 @@ def test_the_patient_page_reads_on_a_wide_screen_too(page: Any, browser_site: Si
     assert page.get_by_label("Dose from today (mg)").input_value() == "3"
     axe(page)
     shoot(page, "clinician-patient-wide")
+
+
+def test_hostile_text_stays_text_in_the_browser(page: Any, browser_site: Site) -> None:
+    site = browser_site
+    patient_id = hostile(site)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(page, site, "clinician")
+    assert SHORT_XSS in page.locator("ol.panel-list").inner_text()
+    page.goto(f"/clinic/patients/{patient_id}")
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", level=1).inner_text() == SHORT_XSS
+    assert page.locator(".note-text").first.inner_text() == XSS
+    assert page.locator("main img, main script, main b, main svg svg").count() == 0
+    assert dialogs == []  # and the page fixture fails on any CSP violation
+    axe(page)
+    shoot(page, "clinician-hostile-text")

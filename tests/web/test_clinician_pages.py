@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from lowdose.core.diary import SideEffect
-from lowdose.services import careteams, checkins, courses, notes, patients
+from lowdose.services import careteams, checkins, courses, medicines, notes, patients
 from lowdose.services.checkins import CheckinInput
 from lowdose.services.context import Context
 from lowdose.services.courses import PlanRequest
@@ -24,6 +24,8 @@ from web.test_patient_pages import post
 TODAY = datetime.now(UTC).date()
 XSS = ('<script>alert("x")</script><img src=x onerror=alert(1)>'
        '"><svg onload=alert(2)> javascript:alert(3) {{ 7*7 }}')
+SHORT_XSS = '<img src=x onerror=alert(4)>"><b>bold</b>'
+RAW_MARKUP = ("<script>alert", "<img src=x", "<svg onload", "<b>bold</b>")
 
 
 def now_ctx(site: Site, persona: str) -> Context:
@@ -247,6 +249,38 @@ def test_notes_are_kept_shown_inert_and_audited(site: Site) -> None:
     assert {e.action for e in events} == {"note.add", "note.list"}
     assert all(e.patient_id == site.cast.ids.alice for e in events)
     assert all("script" not in (e.target or "") for e in events)
+
+
+def hostile(site: Site) -> int:
+    """A patient whose every free-text field holds markup: name, medicine, indication, side
+    effect, the reason of an approved plan version (the clinician's note on it), a note."""
+    clinician, admin, day = now_ctx(site, "clinician"), now_ctx(site, "admin"), timedelta(1)
+    pid = patients.create_patient(site.cast.db, admin, clinic_id=site.cast.ids.clinic_a,
+                                  display_name=SHORT_XSS, synthetic=True).id
+    careteams.assign_patient(site.cast.db, admin, site.cast.ids.team_a, pid)
+    medicines.add_medicine(site.cast.db, clinician, pid, text=XSS)
+    courses.start_course(site.cast.db, clinician, pid, started_on=STARTED, indication=SHORT_XSS,
+                         first_plan=PlanRequest(from_date=STARTED, start_mg=1.5, step_mg=1.5,
+                                                every_days=14, target_mg=4.5))
+    diary(site, "clinician", pid, STARTED, TODAY - day, effects=(SideEffect(SHORT_XSS, 2),))
+    courses.approve_next_step(site.cast.db, now_ctx(site, "clinician"), pid,
+                              edits=courses.StepEdits(dose_mg=1.5, note=XSS))
+    notes.add_note(site.cast.db, clinician, pid, XSS)
+    return pid
+
+
+def test_hostile_text_in_every_field_is_shown_as_text(site: Site) -> None:
+    pid = hostile(site)
+    with site.signed_in("clinician") as client:
+        pages = {"panel": client.get("/clinic/panel").text,
+                 "search": post(client, "/clinic/panel", {"q": "<img"}).text,
+                 "patient": client.get(f"/clinic/patients/{pid}").text}
+    for name, html in pages.items():
+        assert not any(raw in html for raw in RAW_MARKUP), name
+        assert "&lt;img src=x onerror=alert(4)&gt;&#34;&gt;&lt;b&gt;bold&lt;/b&gt;" in html, name
+    patient = pages["patient"]
+    assert patient.count("&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;") >= 3  # screen,
+    # the version's reason and the note
 
 
 # ----------------------------------------------------------------------------- access
