@@ -24,7 +24,6 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import serving
 from lowdose.api.app import create_app
 from lowdose.settings import Settings
 from lowdose.store import Database
@@ -45,6 +44,8 @@ HERE = Path(__file__).parent
 AXE_SOURCE = HERE / "vendor" / "axe.min.js"
 SCREENSHOTS = HERE / "screenshots"
 SECRET = "web-tests-secret-key-with-enough-characters-0123456789"
+# tests/conftest.py's `serve_app`: `with serve_app(app) as url:` serves an ASGI app.
+Serve = Callable[[Any], Any]
 
 
 # ------------------------------------------------------------------------------ servers
@@ -89,27 +90,28 @@ def sign_in_with(client: httpx.Client, username: str, password: str = PASSWORD) 
 
 @pytest.fixture
 def site(isolated_database: Callable[[str], tuple[str, object]],  # noqa: F811
-         tmp_path: Path) -> Iterator[Site]:
+         tmp_path: Path, serve_app: Serve) -> Iterator[Site]:
     """A server over the cast, on SQLite and on PostgreSQL (for tests without a browser)."""
     url, ids = isolated_database("cast")
     assert isinstance(ids, CastIds)
-    yield from _serve(url, ids, tmp_path)
+    yield from _serve(url, ids, tmp_path, serve_app)
 
 
 @pytest.fixture
-def browser_site(templates: Templates, tmp_path: Path) -> Iterator[Site]:  # noqa: F811
+def browser_site(templates: Templates, tmp_path: Path,  # noqa: F811
+                 serve_app: Serve) -> Iterator[Site]:
     """A server over a fresh SQLite copy of the cast, for the browser tests: the pages do the
     same on both databases (the services are tested on both), a browser run is dear."""
     url, ids = templates.fresh("sqlite", "cast", f"web-{uuid.uuid4().hex[:10]}")
     assert isinstance(ids, CastIds)
-    yield from _serve(url, ids, tmp_path)
+    yield from _serve(url, ids, tmp_path, serve_app)
 
 
-def _serve(url: str, ids: CastIds, tmp_path: Path) -> Iterator[Site]:
+def _serve(url: str, ids: CastIds, tmp_path: Path, serve_app: Serve) -> Iterator[Site]:
     settings = settings_for(url, tmp_path / "data")
     database = Database(url)
     try:
-        with serving(create_app(settings)) as base:
+        with serve_app(create_app(settings)) as base:
             yield Site(base, Cast(database, ids), settings)
     finally:
         database.dispose()

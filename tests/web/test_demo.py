@@ -13,9 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import serving
 from lowdose.api.app import create_app
-from web.conftest import SECRET, csrf_of, settings_for
+from web.conftest import SECRET, Serve, csrf_of, settings_for
 
 ACCOUNTS = {"database": "x", "accounts": [
     {"username": "demo-admin", "password": "pw-admin-123456", "role": "admin",
@@ -23,13 +22,14 @@ ACCOUNTS = {"database": "x", "accounts": [
 
 
 @pytest.mark.parametrize("mode", ["demo", "development"])
-def test_demo_sign_ins_are_shown_in_demo_mode_only(tmp_path: Path, mode: str) -> None:
+def test_demo_sign_ins_are_shown_in_demo_mode_only(tmp_path: Path, mode: str,
+                                                   serve_app: Serve) -> None:
     data = tmp_path / "data"
     data.mkdir()
     (data / "demo-accounts.json").write_text(json.dumps(ACCOUNTS))
     settings = settings_for(f"sqlite:///{tmp_path / 'db.sqlite3'}", data).model_copy(
         update={"mode": mode})
-    with serving(create_app(settings)) as url:
+    with serve_app(create_app(settings)) as url:
         page = httpx.get(url + "/signin").text
     assert ("pw-admin-123456" in page) is (mode == "demo")
     assert ("Demo: synthetic data only" in page) is (mode == "demo")

@@ -13,8 +13,9 @@ import pytest
 from fastapi.routing import APIRoute
 
 from lowdose import web
+from lowdose.api.app import create_app
 from lowdose.store.models import AuditEvent
-from web.conftest import PASSWORD, Site, csrf_of
+from web.conftest import PASSWORD, Serve, Site, csrf_of
 
 # Pages anyone may open.
 PUBLIC_PREFIXES = ("/signin", "/offline", "/static/", "/sw.js", "/manifest.webmanifest",
@@ -74,12 +75,9 @@ def test_signing_in_lands_each_role_on_its_home(site: Site, persona: str) -> Non
     assert response.headers["location"] == homes[persona]
 
 
-def test_cookies_are_secure_where_the_settings_ask(site: Site) -> None:
-    from conftest import serving
-    from lowdose.api.app import create_app
-
+def test_cookies_are_secure_where_the_settings_ask(site: Site, serve_app: Serve) -> None:
     settings = site.settings.model_copy(update={"secure_cookies": True})
-    with serving(create_app(settings)) as url, httpx.Client(base_url=url) as client:
+    with serve_app(create_app(settings)) as url, httpx.Client(base_url=url) as client:
         form = client.get("/signin")
         assert "secure" in form.headers["set-cookie"].lower()
         # A Secure cookie does not travel back over plain http; hand it on as a browser
