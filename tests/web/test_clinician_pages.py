@@ -334,3 +334,20 @@ def test_an_admin_on_the_care_team_reads_the_page_but_cannot_approve(site: Site)
                        {"plan_version": "1"})
     assert page.status_code == 200 and "Approve as proposed" not in page.text
     assert approve.status_code == 403 and len(versions(site)) == 1
+
+
+def test_a_record_with_nothing_in_it_yet_still_reads(site: Site) -> None:
+    with site.signed_in("clinician") as client:
+        page = client.get(f"/clinic/patients/{site.cast.ids.bob}")
+    assert page.status_code == 200
+    assert "No LDN course is recorded" in page.text and "No check-in in the last" in page.text
+    assert "the diary has nothing to propose" in page.text and "No notes yet" in page.text
+
+
+def test_an_admin_sees_who_is_on_the_panel_but_no_clinical_detail(site: Site) -> None:
+    morning(site)
+    with site.signed_in("admin") as client:
+        page = client.get("/clinic/panel").text
+    assert sorted(names_in_order(page)) == ["Alice", "Bob"]
+    assert page.count("you may see who this is, not their record") == 2
+    assert "aundice" not in page and "Headache" not in page
