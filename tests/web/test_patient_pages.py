@@ -244,3 +244,20 @@ def test_a_due_questionnaire_is_answered_and_scored(site: Site) -> None:
 def client_status(site: Site, path: str) -> int:
     with site.signed_in("patient") as client:
         return client.get(path).status_code
+
+
+def test_the_outcome_page_shows_the_analysis_numbers_with_their_interval(site: Site) -> None:
+    from lowdose.services import outcomes
+    from web.seed import lived_in
+
+    lived_in(site.cast)
+    report = outcomes.analyze_patient(site.cast.db, now_ctx(site, "patient"),
+                                      site.cast.ids.alice).to_dict()
+    pain = next(m for m in report["measures"] if m["measure"] == "pain")
+    effect = pain["effect"]
+    with site.signed_in("patient") as client:
+        page = client.get("/outcomes").text
+    assert (f"{effect['estimate']:+.1f} points (90 % interval "
+            f"{effect['interval']['low']:+.1f} to {effect['interval']['high']:+.1f})") in page
+    assert f"{round(effect['p_mid_improvement'] * 100)} %" in page
+    assert report["caveat"] in page
