@@ -111,7 +111,8 @@ def clinic_panel(db: Database, ctx: Context, *, level: str | None = None,
     with db.transaction() as session:
         query = _Query(ctx, today, rules)
         filtered = query.filtered(level, search.strip() if search else None)
-        total = session.execute(select(func.count()).select_from(filtered.subquery())).scalar()
+        total = session.execute(query.counted(level, search.strip() if search else None)
+                                ).scalar()
         # Sort narrow rows (ids and sort keys), then load the page's 25 in full.
         ranked = session.execute(filtered.order_by(*query.order()).limit(limit)
                                  .offset(offset)).all()
@@ -186,6 +187,18 @@ class _Query:
                  .where(Patient.clinic_id == self.clinic_id))
         return query if self.admin else query.where(self.on_my_team)
 
+    def counted(self, level: str | None, search: str | None) -> Select[Any]:
+        """How many rows match: without a level, no status line or procedure is needed."""
+        if level is not None:
+            return select(func.count()).select_from(self.filtered(level, search).subquery())
+        query = select(func.count()).select_from(Patient).where(
+            Patient.clinic_id == self.clinic_id)
+        if not self.admin:
+            query = query.where(self.on_my_team)
+        if search:
+            query = query.where(_name_like(search))
+        return query
+
     def page(self, ids: list[int]) -> Select[Any]:
         """The page's rows in full: patient, status line, next procedure."""
         return (select(Patient, Patient.id, PanelStatus, self.procedures.c.next_at)
@@ -196,8 +209,7 @@ class _Query:
     def filtered(self, level: str | None, search: str | None) -> Select[Any]:
         query = self.base()
         if search:
-            query = query.where(Patient.display_name.ilike(f"%{_escaped(search)}%",
-                                                           escape="\\"))
+            query = query.where(_name_like(search))
         if level is not None:
             query = query.where(self.detail, self._at_least(level))
         return query
@@ -265,6 +277,10 @@ def _dated_flags(status: PanelStatus | None, next_at: datetime | None, today: da
             f"A procedure is planned on {next_at.date().isoformat()}: LDN is usually held "
             f"for {hold:g} hours before it. Check the perioperative plan.")))
     return found
+
+
+def _name_like(search: str) -> ColumnElement[bool]:
+    return Patient.display_name.ilike(f"%{_escaped(search)}%", escape="\\")
 
 
 def _escaped(text: str) -> str:
