@@ -155,3 +155,38 @@ def test_the_idle_warning_offers_to_stay_signed_in(page: Any, browser_site: Site
     page.clock.fast_forward("30:30")
     page.wait_for_url("**/signin?expired=1")
     assert "signed out after a while" in page.locator("main").inner_text()
+
+
+def test_repeated_wrong_passwords_lock_the_sign_in_for_a_while(site: Site) -> None:
+    with site.client() as client:
+        for _ in range(5):
+            token = csrf_of(client.get("/signin").text)
+            client.post("/signin", data={"username": "alice", "password": "nope",
+                                         "csrf_token": token})
+        token = csrf_of(client.get("/signin").text)
+        locked = client.post("/signin", data={"username": "alice", "password": PASSWORD,
+                                              "csrf_token": token})
+    assert locked.status_code == 429
+    assert "Too many attempts" in locked.text
+
+
+def test_a_second_factor_is_asked_for_when_enabled(site: Site) -> None:
+    from datetime import UTC, datetime
+
+    import pyotp
+
+    from lowdose.services import accounts
+
+    ctx = site.cast.ctx("clinician", now=datetime.now(UTC))
+    enrolment = accounts.start_totp(site.cast.db, ctx)
+    accounts.confirm_totp(site.cast.db, ctx, pyotp.TOTP(enrolment.secret).now())
+    with site.client() as client:
+        token = csrf_of(client.get("/signin").text)
+        first = client.post("/signin", data={"username": "carol", "password": PASSWORD,
+                                             "csrf_token": token})
+        assert first.status_code == 401
+        assert "Code from your authenticator app" in first.text
+        code = pyotp.TOTP(enrolment.secret).at(datetime.now(UTC), counter_offset=1)
+        second = client.post("/signin", data={"username": "carol", "password": PASSWORD,
+                                              "totp_code": code, "csrf_token": token})
+        assert second.status_code == 303
