@@ -105,3 +105,16 @@ def test_hostile_text_stays_text_in_the_browser(page: Any, browser_site: Site) -
     assert dialogs == []  # and the page fixture fails on any CSP violation
     axe(page)
     shoot(page, "clinician-hostile-text")
+
+
+def test_the_clinician_pages_reflow_at_200_percent_zoom(page: Any, browser_site: Site) -> None:
+    """WCAG 1.4.10: at 200 % (320 CSS px wide) nothing scrolls sideways."""
+    site = browser_site
+    morning(site)
+    page.set_viewport_size({"width": 320, "height": 640})
+    sign_in(page, site, "clinician")
+    for path in ("/clinic/panel", f"/clinic/patients/{site.cast.ids.alice}"):
+        page.goto(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 320, (path, width)
+    axe(page)

@@ -24,7 +24,6 @@ from lowdose.api import (
     reports,
 )
 from lowdose.settings import Settings, get_settings
-from lowdose.web import clinician as web_clinician
 from lowdose.web import learn as web_learn
 
 DESCRIPTION = """Decision support for low-dose naltrexone (LDN): safety screen, titration
@@ -61,7 +60,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cdshooks.router)
     app.include_router(web_learn.router)  # the cited LDN guide, public, under /learn
     app.include_router(web.router)  # the web app, from `/`
-    app.include_router(web_clinician.router)  # the clinician's panel and patient pages
     middleware.install(app, settings)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
