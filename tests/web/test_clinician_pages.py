@@ -155,6 +155,7 @@ def test_the_panel_pages_through_every_patient_once(site: Site) -> None:
     ("get", {"level": "severe"}, "level"),
     ("get", {"page": "two"}, "page"),
     ("get", {"page": "-1"}, "page"),
+    ("get", {"page": "9" * 400}, "page"),
     ("post", {"q": "x" * 101}, "q"),
 ])
 def test_bad_filters_name_the_field(site: Site, how: str, values: dict[str, str],
@@ -334,6 +335,15 @@ def test_an_admin_on_the_care_team_reads_the_page_but_cannot_approve(site: Site)
                        {"plan_version": "1"})
     assert page.status_code == 200 and "Approve as proposed" not in page.text
     assert approve.status_code == 403 and len(versions(site)) == 1
+
+
+def test_an_id_beyond_any_record_is_not_found(site: Site) -> None:
+    with site.signed_in("clinician") as client:
+        for path in ("/clinic/patients/" + "9" * 400, "/clinic/patients/0",
+                     "/clinic/patients/x"):
+            assert client.get(path).status_code == 404, path
+        assert post(client, "/clinic/patients/" + "9" * 40 + "/notes",
+                    {"note": "x"}).status_code == 404
 
 
 def test_a_record_with_nothing_in_it_yet_still_reads(site: Site) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Path, Request
 from starlette.responses import RedirectResponse, Response
 
 from lowdose.errors import InputError
@@ -39,6 +39,9 @@ from lowdose.web.templating import render
 router = page_router()
 
 PAGE_SIZE = 25
+# Ids are database integers: a larger one is no record (404), not a database error.
+RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+MAX_PAGE = 100_000
 # The panel's level filter: (value, label); "" is everyone.
 LEVEL_CHOICES = (("", "Everyone"), ("urgent", "Urgent only"),
                  ("attention", "Urgent or needs attention"), ("info", "Anyone with a flag"))
@@ -110,8 +113,8 @@ def _page_number(text: str) -> int:
         number = int(text or "0")
     except ValueError:
         raise InputError("page", "must be a page number") from None
-    if number < 0:
-        raise InputError("page", "must not be negative")
+    if not 0 <= number <= MAX_PAGE:
+        raise InputError("page", f"must be between 0 and {MAX_PAGE}")
     return number
 
 
@@ -119,7 +122,7 @@ def _page_number(text: str) -> int:
 
 
 @router.get("/clinic/patients/{patient_id}")
-def patient_page(request: Request, patient_id: int) -> Response:
+def patient_page(request: Request, patient_id: RecordId) -> Response:
     notice = {"approved": "Approved: the new plan version is below and is the patient's plan "
                           "from today.",
               "noted": "Note added."}.get(request.query_params.get("done", ""))
@@ -127,7 +130,7 @@ def patient_page(request: Request, patient_id: int) -> Response:
 
 
 @router.post("/clinic/patients/{patient_id}/approve")
-async def approve(request: Request, patient_id: int) -> Response:
+async def approve(request: Request, patient_id: RecordId) -> Response:
     """Approve the diary's proposal, as it stands or with the dose, time or a note changed.
 
     The form carries the plan version the clinician was looking at: if the plan changed in the
@@ -151,7 +154,7 @@ async def approve(request: Request, patient_id: int) -> Response:
 
 
 @router.post("/clinic/patients/{patient_id}/notes")
-async def add_note(request: Request, patient_id: int) -> Response:
+async def add_note(request: Request, patient_id: RecordId) -> Response:
     ctx = staff_context(request)
     form = await request.form()
     written = str(form.get("note", ""))
