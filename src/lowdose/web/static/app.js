@@ -75,10 +75,11 @@
     return meta ? meta.getAttribute("content") : null;
   }
 
-  var flushing = false;
+  var flushing = false, again = false;
   function flushOutbox() {
     var patient = currentPatient();
-    if (flushing || !patient) { return Promise.resolve(); }
+    if (!patient) { return Promise.resolve(); }
+    if (flushing) { again = true; return Promise.resolve(); }
     // Only this user's own entries: another person signing in on this browser never sends
     // someone else's check-in.
     var mine = readOutbox().filter(function (item) { return item.patient === patient; });
@@ -88,7 +89,11 @@
     mine.forEach(function (item) {
       chain = chain.then(function () { return send(item); });
     });
-    return chain.finally(function () { flushing = false; });
+    return chain.finally(function () {
+      flushing = false;
+      // A check-in saved while others were being sent goes now, not on the next page.
+      if (again) { again = false; flushOutbox(); }
+    });
   }
 
   function send(item) {
@@ -103,7 +108,12 @@
         say("Sign in again to send the check-in saved on this device.");
         return;
       }
-      drop(item.key);
+      if (response.status >= 500) {
+        say("The server had a problem. Your check-in is kept on this device and will be " +
+            "sent again.");
+        return;
+      }
+      drop(item.key);  // stored, or refused for good (the answer says why)
       return response.json().then(function (answer) {
         say(response.ok ? answer.message : "Not saved: " + answer.message);
         if (response.ok) { document.dispatchEvent(new CustomEvent("lowdose:checkin-saved")); }
