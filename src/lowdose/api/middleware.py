@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI
 from starlette.requests import Request
 
@@ -206,14 +207,16 @@ def _is_json(scope: Scope) -> bool:
     return not media_type or "json" in media_type
 
 
-# `\u0000` in JSON text, unless its backslash is itself escaped (`\\u0000` is text).
-_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+def _escaped_nul(body: bytes) -> bool:
+    """Whether JSON text holds the escape `\\u0000`. JSON reads escapes left to right, so
+    dropping every escaped backslash (`\\\\`) first leaves `\\u0000` only where it is one."""
+    return b"\\u0000" in body and b"\\u0000" in body.replace(b"\\\\", b"")
 
 
 def holds_nul(body: bytes, media_type: str) -> bool:
     """Whether a JSON or form body carries a NUL character (raw, escaped or %-encoded)."""
     if not media_type or "json" in media_type:
-        return b"\x00" in body or _JSON_NUL.search(body) is not None
+        return b"\x00" in body or _escaped_nul(body)
     if media_type == "application/x-www-form-urlencoded":
         return b"\x00" in body or b"%00" in body
     return False  # multipart uploads are checked by the route that reads them
@@ -232,12 +235,8 @@ def nests_deeper_than(body: bytes, limit: int) -> bool:
     """
     if body.count(b"[") + body.count(b"{") <= limit:
         return False  # too few brackets to be that deep: the common, small body
-    depth = 0
-    for byte in _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS):
-        if byte in b"[{":
-            depth += 1
-            if depth > limit:
-                return True
-        else:
-            depth -= 1
-    return False
+    brackets = np.frombuffer(_JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS),
+                             dtype=np.uint8)
+    # +1 for each opening bracket, -1 for each closing one: the running sum is the depth.
+    steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1).astype(np.int32)
+    return bool(steps.size) and int(np.cumsum(steps).max()) > limit
