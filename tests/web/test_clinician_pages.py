@@ -13,7 +13,15 @@ import pytest
 from sqlalchemy import select
 
 from lowdose.core.diary import SideEffect
-from lowdose.services import careteams, checkins, courses, medicines, notes, patients
+from lowdose.services import (
+    careteams,
+    checkins,
+    courses,
+    medicines,
+    notes,
+    patients,
+    procedures,
+)
 from lowdose.services.checkins import CheckinInput
 from lowdose.services.context import Context
 from lowdose.services.courses import PlanRequest
@@ -102,6 +110,26 @@ def test_the_panel_puts_the_red_flag_first_then_persisting_side_effects(site: Si
     assert bob.startswith("red-flag") and "Red flag" in bob and "aundice" in bob
     assert alice.startswith("side-effects") and "Side effects persisting" in alice
     assert "Patients 1–2 of 2" in page.text
+
+
+def test_the_page_follows_the_whole_urgency_order(site: Site) -> None:
+    morning(site)
+    stepping, silent, operated = add_patients(site, 3, prefix="Order")
+    clinician, day = now_ctx(site, "clinician"), timedelta(days=1)
+    courses.start_course(site.cast.db, clinician, stepping, started_on=TODAY - 10 * day,
+                         first_plan=PlanRequest(from_date=TODAY - 10 * day, start_mg=1.5,
+                                                step_mg=1.5, every_days=7, target_mg=4.5))
+    diary(site, "clinician", stepping, TODAY - 9 * day, TODAY)  # still at 1.5 mg: step due
+    diary(site, "clinician", operated, TODAY - 2 * day, TODAY)
+    procedures.add_procedure(site.cast.db, clinician, operated, name="knee scope",
+                             at=datetime.combine(TODAY + 6 * day, time(8)))
+    with site.signed_in("clinician") as client:
+        page = client.get("/clinic/panel").text
+    assert re.findall(r'data-group="([a-z-]+)"', page) == [
+        "red-flag", "side-effects", "step-due", "checkin-overdue", "surgery-coming"]
+    assert names_in_order(page) == ["Bob", "Alice", "Order 00", "Order 01", "Order 02"]
+    assert silent and "Surgery coming" in page and "Dose step due" in page
+    assert "The plan moves to 3 mg" in page and "held for 72 hours" in page
 
 
 def test_the_level_filter_keeps_only_the_urgent(site: Site) -> None:
