@@ -261,3 +261,12 @@ def test_the_outcome_page_shows_the_analysis_numbers_with_their_interval(site: S
             f"{effect['interval']['low']:+.1f} to {effect['interval']['high']:+.1f})") in page
     assert f"{round(effect['p_mid_improvement'] * 100)} %" in page
     assert report["caveat"] in page
+
+
+def test_today_points_to_questionnaires_when_due(site: Site) -> None:
+    start_plan(site)
+    with site.signed_in("patient") as client:
+        page = client.get("/today").text
+        assert "Questionnaires due" in page and 'href="/questionnaires/phq9"' in page
+        post(client, "/questionnaires/phq9", {f"item_{n}": "0" for n in range(1, 10)})
+        assert 'href="/questionnaires/phq9"' not in client.get("/today").text

@@ -92,8 +92,10 @@ def today(request: Request) -> Response:
     dose = tonight(request, own, day)
     profile = patients.get_profile(db, own.ctx, own.patient_id)
     welcome = dose is None and profile.birth_date is None and not profile.conditions
+    from lowdose.web.care import due  # care imports this module
+
     return render(request, "patient/today.html", {
-        "welcome": welcome,
+        "welcome": welcome, "due": [] if welcome else [q for q in due(request, own) if q["due"]],
         "patient_id": own.patient_id, "day": day, "tonight": dose, "done": done[0] if done
         else None, "scales": rating_scales(), "side_effects": side_effect_names(),
         "severities": SEVERITIES, "saved": request.query_params.get("saved") == "1"})
