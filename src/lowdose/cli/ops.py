@@ -454,6 +454,8 @@ def _enter_demo_mode(shown: dict[str, object]) -> None:
     os.environ["LOWDOSE_MODE"] = "demo"  # also seen by worker processes
     get_settings.cache_clear()
     path = load_settings().data_dir / DEMO_ACCOUNTS_FILE
+    # With --database-url the data dir may not exist yet.
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as out:
