@@ -50,11 +50,15 @@ def text(value: object) -> str:
 @cache
 def _fonts() -> None:
     import matplotlib
+    from reportlab import rl_config  # type: ignore[import-untyped, unused-ignore]
     from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped, unused-ignore]
     from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped, unused-ignore]
 
     folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     pdfmetrics.registerFont(TTFont(FONT, str(folder / "DejaVuSans.ttf")))
+    # Binary streams: ASCII85 (the default) is pure Python here and costs more than drawing
+    # the charts; a PDF has been a binary format since PDF 1.0.
+    rl_config.useA85 = 0
     pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD, italic=FONT, boldItalic=BOLD)
 
 
