@@ -255,6 +255,33 @@ def test_a_clinician_edits_the_proposal_before_approving_it(site: Site) -> None:
     assert len(versions(site)) == 2
 
 
+def test_stop_and_call_offers_no_dose_to_approve_and_the_course_can_be_ended(
+        site: Site) -> None:
+    bob, clinician = site.cast.ids.bob, now_ctx(site, "clinician")
+    course = courses.start_course(site.cast.db, clinician, bob, started_on=STARTED,
+                                  first_plan=PlanRequest(from_date=STARTED, start_mg=1.5,
+                                                         step_mg=1.5, every_days=14,
+                                                         target_mg=4.5)).id
+    diary(site, "second_patient", bob, TODAY - timedelta(days=6), TODAY,
+          effects=(SideEffect("jaundice", 2),))
+    with site.signed_in("clinician") as client:
+        page = client.get(f"/clinic/patients/{bob}").text
+        as_proposed = post(client, f"/clinic/patients/{bob}/approve", {"plan_version": "1"})
+        bad_day = post(client, f"/clinic/patients/{bob}/courses/{course}/end",
+                       {"ended_on": "soon"})
+        ended = post(client, f"/clinic/patients/{bob}/courses/{course}/end",
+                     {"ended_on": TODAY.isoformat()})
+        after = client.get(ended.headers["location"]).text
+    assert "Stop and call the patient" in page and "Approve as proposed" not in page
+    assert "There is no dose to approve" in page and "End the course" in page
+    assert as_proposed.status_code == 409 and "end the course" in as_proposed.text
+    assert bad_day.status_code == 422 and "<strong>ended_on</strong>" in bad_day.text
+    assert ended.status_code == 303 and "The course is ended" in after
+    assert f"Course from {STARTED.isoformat()} to {TODAY.isoformat()}" in after
+    assert "End the course" not in after
+    assert courses.list_courses(site.cast.db, clinician, bob)[-1].ended_on == TODAY
+
+
 # ------------------------------------------------------------------------------ notes
 
 
@@ -319,7 +346,8 @@ def pages_for(site: Site) -> list[tuple[str, str, dict[str, str]]]:
     alice = site.cast.ids.alice
     return [("get", f"/clinic/patients/{alice}", {}),
             ("post", f"/clinic/patients/{alice}/approve", {"plan_version": "1"}),
-            ("post", f"/clinic/patients/{alice}/notes", {"note": "let me in"})]
+            ("post", f"/clinic/patients/{alice}/notes", {"note": "let me in"}),
+            ("post", f"/clinic/patients/{alice}/courses/1/end", {"ended_on": "2025-06-02"})]
 
 
 def call(client: httpx.Client, how: str, path: str, data: dict[str, str]) -> httpx.Response:
@@ -340,6 +368,8 @@ def test_nobody_off_the_care_team_gets_in(site: Site, persona: str, status: int)
             assert response.status_code == status, (persona, path)
             assert "Alice" not in response.text.split("<main", 1)[1]
     assert len(versions(site)) == 1
+    assert courses.list_courses(site.cast.db, now_ctx(site, "clinician"),
+                                site.cast.ids.alice)[-1].ended_on is None
     with site.cast.db.transaction(write=False) as session:
         assert session.scalars(select(ClinicianNote)).all() == []
 

@@ -42,6 +42,12 @@ PAGE_SIZE = 25
 # Ids are database integers: a larger one is no record (404), not a database error.
 RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 MAX_PAGE = 100_000
+# What the patient page says after a change (`?done=`: a word, never patient data).
+NOTICES = {
+    "approved": "Approved: the new plan version is below and is the patient's plan from today.",
+    "noted": "Note added.",
+    "ended": "The course is ended; its plan versions stay on the record.",
+}
 # The panel's level filter: (value, label); "" is everyone.
 LEVEL_CHOICES = (("", "Everyone"), ("urgent", "Urgent only"),
                  ("attention", "Urgent or needs attention"), ("info", "Anyone with a flag"))
@@ -123,9 +129,7 @@ def _page_number(text: str) -> int:
 
 @router.get("/clinic/patients/{patient_id}")
 def patient_page(request: Request, patient_id: RecordId) -> Response:
-    notice = {"approved": "Approved: the new plan version is below and is the patient's plan "
-                          "from today.",
-              "noted": "Note added."}.get(request.query_params.get("done", ""))
+    notice = NOTICES.get(request.query_params.get("done", ""))
     return _patient(request, patient_id, notice=notice)
 
 
@@ -151,6 +155,24 @@ async def approve(request: Request, patient_id: RecordId) -> Response:
         return _patient(request, patient_id, approval_error=_error_of(exc), form=form,
                         status=status)
     return RedirectResponse(f"/clinic/patients/{patient_id}?done=approved", status_code=303)
+
+
+@router.post("/clinic/patients/{patient_id}/courses/{course_id}/end")
+async def end_course(request: Request, patient_id: RecordId, course_id: RecordId) -> Response:
+    """End a course (e.g. when the diary says stop and call): its plan versions stay."""
+    ctx = staff_context(request)
+    form = {key: str(value).strip() for key, value in (await request.form()).items()}
+    try:
+        try:
+            ended_on = date.fromisoformat(form.get("ended_on", ""))
+        except ValueError:
+            raise InputError("ended_on", "must be a date such as 2025-06-02") from None
+        courses.end_course(session.database(request), ctx, patient_id, course_id,
+                           ended_on=ended_on)
+    except InputError as exc:
+        return _patient(request, patient_id, approval_error=_error_of(exc), form=form,
+                        status=422)
+    return RedirectResponse(f"/clinic/patients/{patient_id}?done=ended", status_code=303)
 
 
 @router.post("/clinic/patients/{patient_id}/notes")
@@ -224,6 +246,8 @@ def _patient(request: Request, patient_id: int, *, notice: str | None = None,
         "effects": _effect_charts(diary, steps, first, today),
         "rules": load_monitoring_rules().side_effects,
         "notes": notes.list_notes(db, ctx, patient_id), "notice": notice,
+        # Only a clinician prescribes; the services still decide for this patient.
+        "may_prescribe": session.current_user(request).role == "clinician",
         "approval_error": approval_error, "note_error": note_error, "form": form or {},
         "max_note": notes.MAX_NOTE}, status=status)
 
