@@ -5,12 +5,23 @@ text. axe-core runs on every page; screenshots land in tests/web/screenshots/.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lowdose.services import notes
+from lowdose.core.diary import SideEffect
+from lowdose.services import courses, notes
+from lowdose.services.courses import PlanRequest
 from web.conftest import Site, axe, shoot, sign_in
-from web.test_clinician_pages import SHORT_XSS, XSS, hostile, morning, versions
+from web.test_clinician_pages import (
+    SHORT_XSS,
+    STARTED,
+    TODAY,
+    XSS,
+    diary,
+    hostile,
+    morning,
+    versions,
+)
 
 
 def cards(page: Any) -> Any:
@@ -117,4 +128,36 @@ def test_the_clinician_pages_reflow_at_200_percent_zoom(page: Any, browser_site:
         page.goto(path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 320, (path, width)
+    axe(page)
+
+
+def test_stopping_ending_and_a_refused_dose_pass_axe(page: Any, browser_site: Site) -> None:
+    """The states a morning can end in: a red flag's stop-and-call (no dose to approve), an
+    edited dose refused with the field named, and a course ended."""
+    site = browser_site
+    bob = site.cast.ids.bob
+    courses.start_course(site.cast.db, site.cast.ctx("clinician", now=datetime.now(UTC)), bob,
+                         started_on=STARTED, first_plan=PlanRequest(
+                             from_date=STARTED, start_mg=1.5, step_mg=1.5, every_days=14,
+                             target_mg=4.5))
+    diary(site, "second_patient", bob, TODAY - timedelta(days=6), TODAY,
+          effects=(SideEffect("jaundice", 2),))
+    sign_in(page, site, "clinician")
+    page.get_by_role("link", name="Bob").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("button", name="Approve as proposed").count() == 0
+    assert "There is no dose to approve" in page.locator("main").inner_text()
+    axe(page)
+    shoot(page, "clinician-stop-and-call")
+
+    page.get_by_label("Dose from today (mg)").fill("lots")
+    page.get_by_role("button", name="Approve with these changes").click()
+    page.wait_for_load_state()
+    assert "dose_mg" in page.get_by_role("alert").inner_text()
+    axe(page)
+
+    page.get_by_text("End this course").click()
+    page.get_by_role("button", name="End the course").click()
+    page.wait_for_load_state()
+    assert "The course is ended" in page.get_by_role("status").first.inner_text()
     axe(page)
