@@ -24,6 +24,7 @@ from lowdose.services import (
     checkins,
     courses,
     diary_csv,
+    fhir,
     medicines,
     nof1,
     notes,
@@ -211,6 +212,12 @@ CASES: dict[str, Prepare] = {
         c.db, c.ctx("clinician"), c.ids.alice)),
     "diary_csv.import_diary": _plain(lambda c: diary_csv.import_diary(
         c.db, c.ctx("clinician"), c.ids.alice, b"date,ratings.pain\n2025-06-01,4\n")),
+    "fhir.export_patient": _plain(lambda c: fhir.export_patient(
+        c.db, c.ctx("clinician"), c.ids.alice)),
+    "fhir.import_bundle": _plain(lambda c: fhir.import_bundle(
+        c.db, c.ctx("clinician"), {"resourceType": "Bundle", "type": "collection", "entry": [
+            {"resource": {"resourceType": "Condition", "code": {"text": "migraine"}}}]},
+        c.ids.alice)),
 }
 # Use cases that reach patients without a patient_id argument.
 EXTRA: dict[str, Prepare] = {
