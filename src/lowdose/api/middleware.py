@@ -140,6 +140,9 @@ class InputLimits:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(scope, receive, send, limit)
             return
+        if declared in (None, "0") and _header(scope, b"transfer-encoding") is None:
+            await self.app(scope, receive, send)  # no body at all: nothing to read or check
+            return
         body = bytearray()
         while True:
             message = await receive()
