@@ -70,7 +70,7 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
         self.kills = 0
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = 300) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [str(LOWDOSE), "serve", "--port", str(self.port),

@@ -82,8 +82,17 @@ def test_a_killed_server_loses_no_acknowledged_checkin_and_leaves_sqlite_intact(
     writers = [Writer(server, account, WRITES // WRITERS, on_ack=progress.tick)
                for account in accounts]
     threads = [threading.Thread(target=w.run, daemon=True) for w in writers]
-    killer = threading.Thread(target=kill_at_random_moments, daemon=True, args=(
-        server, progress, KILLS, WRITES, done, random.randrange(2**32)))
+    killer_errors: list[BaseException] = []
+
+    def killer_run() -> None:
+        try:
+            kill_at_random_moments(server, progress, KILLS, WRITES, done,
+                                   random.randrange(2**32))
+        except BaseException as error:  # reported below, not lost in the thread
+            killer_errors.append(error)
+            done.set()
+
+    killer = threading.Thread(target=killer_run, daemon=True)
     try:
         for thread in [*threads, killer]:
             thread.start()
@@ -95,6 +104,7 @@ def test_a_killed_server_loses_no_acknowledged_checkin_and_leaves_sqlite_intact(
         done.set()
         server.stop()
 
+    assert not killer_errors, killer_errors
     failures = [f for w in writers for f in w.failures]
     assert not failures, failures[:5]
     assert server.kills == KILLS

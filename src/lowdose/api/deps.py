@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.exc import OperationalError
 
 from lowdose.api.problems import ProblemResponse, problem
 from lowdose.security.policy import Actor
@@ -97,8 +98,28 @@ async def _on_unauthenticated(request: Request, exc: Exception) -> ProblemRespon
     return problem(request, 401, str(exc), headers=headers)
 
 
+# SQLite's words when its file cannot grow (the disk, or the database's page limit, is full).
+_FULL = ("database or disk is full", "disk i/o error")
+
+
+async def _on_database_error(request: Request, exc: Exception) -> ProblemResponse:
+    # The transaction was rolled back, so nothing of the request is stored; say so, and
+    # whether retrying soon can help. The statement and its parameters (patient data) stay
+    # out of the answer.
+    assert isinstance(exc, OperationalError)
+    reason = str(exc.orig).lower()
+    if any(words in reason for words in _FULL):
+        return problem(request, 507, "The server cannot store data right now (its storage is "
+                                     "full or failing); nothing of this request was stored. "
+                                     "Please tell the clinic's administrator.")
+    return problem(request, 503, "The database is unavailable for a moment; nothing of this "
+                                 "request was stored. Please retry.",
+                   headers={"Retry-After": "1"})
+
+
 def install(app: FastAPI) -> None:
     """Answer the use-case errors with their HTTP status as problem details."""
+    app.add_exception_handler(OperationalError, _on_database_error)
     app.add_exception_handler(NotFound, _on_not_found)
     app.add_exception_handler(Forbidden, _on_forbidden)
     app.add_exception_handler(Conflict, _on_conflict)

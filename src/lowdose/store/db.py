@@ -8,15 +8,20 @@ busy timeout instead of failing when a read lock cannot be upgraded.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
@@ -97,7 +102,8 @@ class Database:
         self._write_sessions = sessionmaker(bind=writer, expire_on_commit=False)
         self._read_sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._writer: AbstractContextManager[object] = (
-            threading.RLock() if self.is_sqlite else nullcontext())
+            _WriterQueue(self.url.database, busy_timeout_ms / 1000) if self.is_sqlite
+            else nullcontext())
 
     @property
     def is_sqlite(self) -> bool:
@@ -114,15 +120,74 @@ class Database:
             with self._read_sessions.begin() as session:
                 yield session
             return
-        # SQLite has one writer at a time. Threads of this process queue on a lock instead of
-        # on SQLite's busy handler, which sleeps in steps of up to 100 ms and so turns a queue
-        # of writers into idle gaps and latency spikes; other processes still meet the busy
-        # timeout.
+        # SQLite has one writer at a time; writers queue in `_WriterQueue` rather than in
+        # SQLite's busy handler.
         with self._writer, self._write_sessions.begin() as session:
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class _WriterQueue:
+    """The queue of one SQLite file's writers: a lock for the threads of this `Database` and
+    an exclusive `flock` on `.<file>.writer-lock` for every `Database` and process using it.
+
+    Without it, writers wait in SQLite's busy handler, which sleeps in steps of up to 100 ms:
+    under load, idle gaps and latency spikes, and a writer that keeps losing gets "database is
+    locked" once the busy timeout runs out. Here a waiting writer retries every millisecond;
+    after the busy timeout it gets the same "database is locked" SQLite would give. A killed
+    process releases its lock. Nested write transactions in one thread take the lock once.
+    """
+
+    def __init__(self, database: str | None, timeout_s: float) -> None:
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._timeout_s = timeout_s
+        # Hidden, and not named `<file>*`, so tools that gather the database's files
+        # (`-wal`, `-shm`) leave it alone.
+        self._path = (None if not database or database == ":memory:" or
+                      database.startswith("file:") else
+                      Path(database).with_name(f".{Path(database).name}.writer-lock"))
+        self._file: IO[bytes] | None = None
+
+    def __enter__(self) -> None:
+        deadline = time.monotonic() + self._timeout_s
+        if not self._threads.acquire(timeout=self._timeout_s):
+            raise _locked()
+        try:
+            if self._depth == 0 and self._path is not None:
+                self._lock_file(deadline)
+        except BaseException:
+            self._threads.release()
+            raise
+        self._depth += 1
+
+    def _lock_file(self, deadline: float) -> None:
+        if self._file is None:
+            assert self._path is not None
+            self._file = self._path.open("ab")
+        while True:
+            try:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _locked() from None
+                time.sleep(0.001)
+
+    def __exit__(self, *_: object) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._file is not None:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
+def _locked() -> OperationalError:
+    return OperationalError("BEGIN IMMEDIATE", None,
+                            sqlite3.OperationalError("database is locked"))
 
 
 def utc_naive(moment: datetime) -> datetime:
