@@ -365,7 +365,21 @@ def section(results: list[Measured], clients: int, seconds: float) -> str:
     for m in results:
         lines.append(f"| {m.backend} | {m.checkins.rate / m.health.rate:.2f} | "
                      f"{m.checkins.rate / m.raw.rate:.2f} | {m.stored:,} |")
+    lines += ["", NOTES]
     return "\n".join(lines) + "\n"
+
+
+# What the profile of one check-in showed (cProfile and pyinstrument over the service call,
+# 2026-11-26, a machine shared by eight busy sessions); kept beside the figures it explains.
+NOTES = """Where a check-in's time goes (one write in process: ~8-10 ms CPU on the shared
+machine, ~100× the trivial endpoint): the commit's fsync (WAL, `synchronous=FULL`) about a
+third of the wall time; the clinician panel's status refresh (`services/_panel_status.py`,
+re-reading the patient's diary in the write transaction) about 30 % of the CPU; bearer-token
+lookup 16 %; storing check-in, version and key 13 %; the audit chain append 10 %; loading the
+patient and care team 9 %. Fixed so far: SQLite writers waited in SQLite's busy handler
+(sleeps of up to 100 ms, no order), which under 50 clients gave p95 4.8 s and 14 writes/s on
+this machine; queued on a lock and a file lock they gave p95 1.2-1.7 s and 24-40/s in the
+same conditions. The budget (≥ 1,000/s, p95 ≤ 50 ms) needs roughly 1 ms per write: not met."""
 
 
 def write_section(text: str) -> None:
