@@ -58,16 +58,20 @@ _LAST_DOSE = (select(_CHECKINS.c.dose_mg)
               .where(_CHECKINS.c.patient_id == bindparam("patient"),
                      _CHECKINS.c.dose_taken.is_(True), _CHECKINS.c.dose_mg.is_not(None))
               .order_by(_CHECKINS.c.date.desc()).limit(1))
-_PLAN = (select(PlanVersion.plan)
-         .join(LdnCourse, LdnCourse.id == PlanVersion.course_id)
-         .where(LdnCourse.patient_id == bindparam("patient"),
-                LdnCourse.started_on <= bindparam("today"),
-                (LdnCourse.ended_on.is_(None)) | (LdnCourse.ended_on >= bindparam("today")))
-         .order_by(LdnCourse.started_on.desc(), PlanVersion.version.desc()).limit(1))
-_ANSWERS = select(QuestionnaireResponse.instrument, QuestionnaireResponse.answers,
-                  QuestionnaireResponse.answered_at).where(
-    QuestionnaireResponse.patient_id == bindparam("patient"),
-    QuestionnaireResponse.answered_at >= bindparam("since"))
+_PLANS, _COURSES = cast(Table, PlanVersion.__table__), cast(Table, LdnCourse.__table__)
+_ANSWERS_TABLE = cast(Table, QuestionnaireResponse.__table__)
+# Core statements (no ORM unit of work): this runs inside every check-in write.
+_PLAN_ID = (select(_PLANS.c.id)
+            .join(_COURSES, _COURSES.c.id == _PLANS.c.course_id)
+            .where(_COURSES.c.patient_id == bindparam("patient"),
+                   _COURSES.c.started_on <= bindparam("today"),
+                   _COURSES.c.ended_on.is_(None) | (_COURSES.c.ended_on >= bindparam("today")))
+            .order_by(_COURSES.c.started_on.desc(), _PLANS.c.version.desc()).limit(1))
+_PLAN = select(_PLANS.c.plan).where(_PLANS.c.id == bindparam("plan"))
+_ANSWERS = select(_ANSWERS_TABLE.c.instrument, _ANSWERS_TABLE.c.answers,
+                  _ANSWERS_TABLE.c.answered_at).where(
+    _ANSWERS_TABLE.c.patient_id == bindparam("patient"),
+    _ANSWERS_TABLE.c.answered_at >= bindparam("since"))
 
 
 def refresh_status(session: Session, *, patient_id: int, clinic_id: int, today: date,
@@ -95,9 +99,8 @@ def status_values(session: Session, *, patient_id: int, clinic_id: int, today: d
     taken = [c.dose_mg for c in recent if c.dose_taken and c.dose_mg is not None]
     dose = taken[-1] if taken else session.execute(_LAST_DOSE,
                                                    {"patient": patient_id}).scalar()
-    stored_plan = session.execute(_PLAN, {"patient": patient_id, "today": today}).scalar()
-    steps = [PlannedDose(date.fromisoformat(s["from"]), float(s["dose_mg"]))
-             for s in (stored_plan or {}).get("steps", ())]
+    plan_id = session.execute(_PLAN_ID, {"patient": patient_id, "today": today}).scalar()
+    steps = [] if plan_id is None else list(_steps(session, plan_id))
     recent_from = datetime.combine(today - timedelta(days=rules.window.recent_days - 1),
                                    time.min)
     scores = _scores(session.execute(_ANSWERS, {"patient": patient_id,
@@ -115,6 +118,13 @@ def status_values(session: Session, *, patient_id: int, clinic_id: int, today: d
             "next_step_mg": next_step.dose_mg if next_step else None,
             "steps_held": any(f.code == "worse-after-step-up" for f in flags),
             "refreshed_at": at}
+
+
+def _steps(session: Session, plan_id: int) -> tuple[PlannedDose, ...]:
+    """A plan version's dated doses."""
+    plan = session.execute(_PLAN, {"plan": plan_id}).scalar() or {}
+    return tuple(PlannedDose(date.fromisoformat(s["from"]), float(s["dose_mg"]))
+                 for s in plan.get("steps", ()))
 
 
 def category(flags: Sequence[Flag]) -> int:
