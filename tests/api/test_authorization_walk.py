@@ -129,10 +129,16 @@ TABLE: dict[tuple[str, str], dict[str, frozenset[str]]] = {
 }
 
 
+# FHIR and CDS Hooks stay out of the API's OpenAPI document (their own specifications describe
+# them) but are walked like every API route.
+OWN_SPECIFICATION = ("/fhir", "/cds-services")
+
+
 def app_routes() -> set[tuple[str, str]]:
     app = create_app(Settings(mode="development", secret_key="test-secret"))
     return {(method, r.path) for r in iter_route_contexts(app.routes)
-            if isinstance(r.original_route, APIRoute) and r.include_in_schema
+            if isinstance(r.original_route, APIRoute)
+            and (r.include_in_schema or r.path.startswith(OWN_SPECIFICATION))
             for method in r.methods}
 
 

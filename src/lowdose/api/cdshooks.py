@@ -26,7 +26,8 @@ from lowdose.interop.cds_auth import CdsAuthError
 from lowdose.services import cdshooks
 from lowdose.settings import Settings
 
-router = APIRouter(prefix="/cds-services", tags=["CDS Hooks"])
+# CDS Hooks describes itself (discovery); the API's OpenAPI document does not cover it.
+router = APIRouter(prefix="/cds-services", tags=["CDS Hooks"], include_in_schema=False)
 ANSWERS = documented(400, 401, 412)
 
 

@@ -76,7 +76,10 @@ class FhirRoute(APIRoute):
         return handler
 
 
-router = APIRouter(prefix="/fhir", tags=["FHIR R4"], route_class=FhirRoute)
+# FHIR has its own specification; the API's OpenAPI document (problem details, /api/v1) does
+# not describe it.
+router = APIRouter(prefix="/fhir", tags=["FHIR R4"], route_class=FhirRoute,
+                   include_in_schema=False)
 OUTCOMES: dict[int | str, dict[str, Any]] = {
     status: {"description": f"{HTTPStatus(status).phrase}: an OperationOutcome",
              "content": {FHIR_JSON: {}}}
