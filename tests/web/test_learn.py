@@ -15,7 +15,6 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from conftest import Run, serving
 from learn.pagetree import Node, has, parse
 from lowdose.api.app import create_app
 from lowdose.knowledge.evidence import load_evidence
@@ -38,11 +37,12 @@ UI_WITH_DIGITS = frozenset({"citation", "sources", "layout", "status", "footer",
 
 
 @pytest.fixture(scope="module")
-def learn_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def learn_url(tmp_path_factory: pytest.TempPathFactory,
+              serve_app: Callable[[Any], Any]) -> Iterator[str]:
     """A real server; the guide needs no account and no stored data."""
     folder = tmp_path_factory.mktemp("learn")
     settings = settings_for(f"sqlite:///{folder / 'learn.db'}", folder / "data")
-    with serving(create_app(settings)) as url:
+    with serve_app(create_app(settings)) as url:
         yield url
 
 
@@ -199,7 +199,7 @@ def test_side_effects_show_frequencies_only_where_a_source_gives_them(
 
 @pytest.mark.parametrize("condition", [c.id for c in EVIDENCE.conditions])
 def test_the_page_and_the_knowledge_command_agree(client: httpx.Client,
-                                                  lowdose: Callable[..., Run],
+                                                  lowdose: Callable[..., Any],
                                                   condition: str) -> None:
     entry = EVIDENCE.condition(condition)
     assert entry is not None
