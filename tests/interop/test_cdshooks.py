@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,37 @@ def test_a_critical_card_cites_its_sources_and_suggests_removing_the_order(cds: 
                                                      "order"}]
     assert card["selectionBehavior"] == "at-most-one"
     assert any("opioid-free" in r["display"] for r in card["overrideReasons"])
+
+
+def _stopped(text: str, end: str | None = None, status: str = "stopped") -> dict[str, Any]:
+    statement = med(text, kind="MedicationStatement", status=status)
+    if end:
+        statement["effectivePeriod"] = {"start": "2025-01-01", "end": end}
+    return statement
+
+
+def test_an_opioid_stopped_two_days_ago_defers_ldn_with_the_earliest_start(cds: Cds) -> None:
+    two_days_ago = (date.today() - timedelta(days=2)).isoformat()
+    [card] = cds.cards(hook_request(orders=[ldn_order()],
+                                    meds=[_stopped("oxycodone 5 mg tablet", two_days_ago)]))
+    assert (card["source"]["topic"]["code"], card["indicator"]) == ("recent-opioid", "critical")
+    assert card["summary"].startswith("Defer LDN")
+    assert "Earliest start: " in card["detail"]
+
+
+def test_an_opioid_stopped_on_an_unknown_day_needs_review(cds: Cds) -> None:
+    cards = cds.cards(hook_request(orders=[ldn_order()],
+                                   meds=[_stopped("oxycodone 5 mg tablet")]))
+    assert codes(cards) == [("opioid-stop-date-unknown", "warning")]
+
+
+def test_entries_in_error_and_resolved_conditions_are_left_out(cds: Cds) -> None:
+    resolved = condition("acute hepatitis")
+    resolved["clinicalStatus"] = {"coding": [{"code": "resolved"}]}
+    cards = cds.cards(hook_request(
+        orders=[ldn_order()], conditions=[resolved],
+        meds=[_stopped("oxycodone 5 mg", status="entered-in-error")]))
+    assert cards == []
 
 
 def test_an_opioid_ordered_with_ldn_counts(cds: Cds) -> None:

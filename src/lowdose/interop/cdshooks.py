@@ -188,8 +188,9 @@ def _dose_mg(order: Mapping[str, Any]) -> float | None:
     for dosage in order.get("dosageInstruction") or []:
         for rate in (dosage.get("doseAndRate") or []) if isinstance(dosage, Mapping) else []:
             quantity = rate.get("doseQuantity") if isinstance(rate, Mapping) else None
-            if (isinstance(quantity, Mapping) and quantity.get("unit", quantity.get("code"))
-                    == "mg" and isinstance(quantity.get("value"), int | float)):
+            if (isinstance(quantity, Mapping) and "mg" in (quantity.get("unit"),
+                                                           quantity.get("code"))
+                    and isinstance(quantity.get("value"), int | float)):
                 return float(quantity["value"])
     return None
 
@@ -224,16 +225,52 @@ def profile_of(request: HookRequest, data: Mapping[str, Any], ldn_order: Mapping
             medications.append(resource)
     medications += [o for o in request.others if o.get("resourceType") == "MedicationRequest"]
     medications += [o for o in request.orders if o is not ldn_order]
-    listed = [medication_of(m) for m in medications]
-    conditions = [_condition_text(c) for c in resources_of(data.get("conditions"), "Condition")]
+    listed = [_as_taken(m) for m in medications if m.get("status") not in _NOT_TAKEN]
+    conditions = [_condition_text(c) for c in resources_of(data.get("conditions"), "Condition")
+                  if _active_condition(c)]
     return Profile(
         as_of=as_of, age=_age(patient.get("birthDate"), as_of.date()),
         sex=patient.get("gender") if patient.get("gender") in (
             "female", "male", "other", "unknown") else None,
         conditions=tuple(c for c in conditions if c),
-        medications=tuple(Medication(text=text, rxnorm=rxnorm)
-                          for text, rxnorm in listed if text or rxnorm),
+        medications=tuple(m for m in listed if m.text or m.rxnorm),
         ldn=LdnUse(dose_mg=_dose_mg(ldn_order)))
+
+
+# Statuses of entries that were never taken or were recorded in error.
+_NOT_TAKEN = {"entered-in-error", "cancelled", "not-taken", "draft", "revoked"}
+_ENDED = {"stopped", "completed"}
+
+
+def _as_taken(resource: Mapping[str, Any]) -> Medication:
+    """A medicine as the screen reads it; a stopped one keeps its stop day, so the screen can
+    count the washout (an opioid stopped two days ago still matters)."""
+    text, rxnorm = medication_of(resource)
+    if resource.get("status") not in _ENDED:
+        return Medication(text=text, rxnorm=rxnorm)
+    period = resource.get("effectivePeriod")
+    end = period.get("end") if isinstance(period, Mapping) else None
+    stopped = _day(end)
+    if stopped is None:
+        # Stopped on a day nobody recorded: say so in words the recogniser reads.
+        return Medication(text=f"{text or ''} (stopped)".strip(), rxnorm=rxnorm)
+    return Medication(text=text, rxnorm=rxnorm, stopped=stopped)
+
+
+def _active_condition(condition: Mapping[str, Any]) -> bool:
+    status = condition.get("clinicalStatus")
+    codings = _codings(status) if isinstance(status, Mapping) else []
+    codes = {c.get("code") for c in codings if isinstance(c, Mapping)}
+    return not codes or bool(codes & {"active", "recurrence", "relapse"})
+
+
+def _day(value: Any) -> date | None:
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
 
 
 def _condition_text(condition: Mapping[str, Any]) -> str | None:
@@ -247,11 +284,8 @@ def _condition_text(condition: Mapping[str, Any]) -> str | None:
 
 
 def _age(birth: Any, today: date) -> int | None:
-    if not isinstance(birth, str) or len(birth) < 10:
-        return None
-    try:
-        born = date.fromisoformat(birth[:10])
-    except ValueError:
+    born = _day(birth)
+    if born is None:
         return None
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
