@@ -61,13 +61,12 @@ _LAST_DOSE = (select(_CHECKINS.c.dose_mg)
 _PLANS, _COURSES = cast(Table, PlanVersion.__table__), cast(Table, LdnCourse.__table__)
 _ANSWERS_TABLE = cast(Table, QuestionnaireResponse.__table__)
 # Core statements (no ORM unit of work): this runs inside every check-in write.
-_PLAN_ID = (select(_PLANS.c.id)
-            .join(_COURSES, _COURSES.c.id == _PLANS.c.course_id)
-            .where(_COURSES.c.patient_id == bindparam("patient"),
-                   _COURSES.c.started_on <= bindparam("today"),
-                   _COURSES.c.ended_on.is_(None) | (_COURSES.c.ended_on >= bindparam("today")))
-            .order_by(_COURSES.c.started_on.desc(), _PLANS.c.version.desc()).limit(1))
-_PLAN = select(_PLANS.c.plan).where(_PLANS.c.id == bindparam("plan"))
+_PLAN = (select(_PLANS.c.plan)
+         .join(_COURSES, _COURSES.c.id == _PLANS.c.course_id)
+         .where(_COURSES.c.patient_id == bindparam("patient"),
+                _COURSES.c.started_on <= bindparam("today"),
+                _COURSES.c.ended_on.is_(None) | (_COURSES.c.ended_on >= bindparam("today")))
+         .order_by(_COURSES.c.started_on.desc(), _PLANS.c.version.desc()).limit(1))
 _ANSWERS = select(_ANSWERS_TABLE.c.instrument, _ANSWERS_TABLE.c.answers,
                   _ANSWERS_TABLE.c.answered_at).where(
     _ANSWERS_TABLE.c.patient_id == bindparam("patient"),
@@ -77,9 +76,10 @@ _ANSWERS = select(_ANSWERS_TABLE.c.instrument, _ANSWERS_TABLE.c.answers,
 def refresh_status(session: Session, *, patient_id: int, clinic_id: int, today: date,
                    at: datetime) -> None:
     """Recompute and store the patient's panel line (inside the caller's transaction)."""
-    session.execute(_upsert(session.get_bind().dialect.name),
-                    status_values(session, patient_id=patient_id, clinic_id=clinic_id,
-                                  today=today, at=at))
+    connection = session.connection()
+    connection.execute(_upsert(connection.dialect.name),
+                       status_values(session, patient_id=patient_id, clinic_id=clinic_id,
+                                     today=today, at=at))
 
 
 def status_values(session: Session, *, patient_id: int, clinic_id: int, today: date,
@@ -87,7 +87,8 @@ def status_values(session: Session, *, patient_id: int, clinic_id: int, today: d
     """The panel line's columns for one patient as of `today`."""
     rules = load_monitoring_rules()
     since = today - timedelta(days=rules.window.lookback_days - 1)
-    rows = session.execute(_RECENT, {"patient": patient_id, "since": since,
+    db = session.connection()  # Core statements: no ORM overhead inside the write
+    rows = db.execute(_RECENT, {"patient": patient_id, "since": since,
                                      "today": today}).all()
     recent = [CheckIn(day=r.date, dose_taken=r.dose_taken, dose_mg=r.dose_mg,
                       dose_time=r.dose_time, ratings=dict(r.ratings),
@@ -95,16 +96,16 @@ def status_values(session: Session, *, patient_id: int, clinic_id: int, today: d
                                          for e in r.side_effects or ()))
               for r in rows]
     last_checkin = (recent[-1].day if recent else
-                    session.execute(_LAST_CHECKIN, {"patient": patient_id}).scalar())
+                    db.execute(_LAST_CHECKIN, {"patient": patient_id}).scalar())
     taken = [c.dose_mg for c in recent if c.dose_taken and c.dose_mg is not None]
-    dose = taken[-1] if taken else session.execute(_LAST_DOSE,
-                                                   {"patient": patient_id}).scalar()
-    plan_id = session.execute(_PLAN_ID, {"patient": patient_id, "today": today}).scalar()
-    steps = [] if plan_id is None else list(_steps(session, plan_id))
+    dose = taken[-1] if taken else db.execute(_LAST_DOSE, {"patient": patient_id}).scalar()
+    plan = db.execute(_PLAN, {"patient": patient_id, "today": today}).scalar() or {}
+    steps = [PlannedDose(date.fromisoformat(s["from"]), float(s["dose_mg"]))
+             for s in plan.get("steps", ())]
     recent_from = datetime.combine(today - timedelta(days=rules.window.recent_days - 1),
                                    time.min)
-    scores = _scores(session.execute(_ANSWERS, {"patient": patient_id,
-                                                "since": recent_from}).all())
+    scores = _scores(db.execute(_ANSWERS, {"patient": patient_id,
+                                           "since": recent_from}).all())
     flags = [f for f in monitor(recent, today=today, rules=rules, course=load_side_effects(),
                                 plan=steps, instruments=load_instruments(), scores=scores)
              if f.code not in DATE_DEPENDENT]
@@ -118,13 +119,6 @@ def status_values(session: Session, *, patient_id: int, clinic_id: int, today: d
             "next_step_mg": next_step.dose_mg if next_step else None,
             "steps_held": any(f.code == "worse-after-step-up" for f in flags),
             "refreshed_at": at}
-
-
-def _steps(session: Session, plan_id: int) -> tuple[PlannedDose, ...]:
-    """A plan version's dated doses."""
-    plan = session.execute(_PLAN, {"plan": plan_id}).scalar() or {}
-    return tuple(PlannedDose(date.fromisoformat(s["from"]), float(s["dose_mg"]))
-                 for s in plan.get("steps", ()))
 
 
 def category(flags: Sequence[Flag]) -> int:
