@@ -147,3 +147,13 @@ def test_bad_edits_name_their_field(edits: dict[str, object], field: str) -> Non
     with pytest.raises(InputError) as raised:
         StepEdits(**edits)  # type: ignore[arg-type]
     assert raised.value.field == field
+
+
+def test_a_dose_above_what_the_sources_allow_is_refused_naming_dose_mg(cast: Cast) -> None:
+    course_id = _course(cast)
+    _nights(cast, 16)
+    with pytest.raises(InputError) as refused:
+        courses.approve_next_step(cast.db, cast.ctx("clinician"), cast.ids.alice,
+                                  edits=StepEdits(dose_mg=20.0))
+    assert refused.value.field == "dose_mg"
+    assert [v.version for v in _versions(cast, course_id)] == [1]

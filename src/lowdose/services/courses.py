@@ -307,7 +307,13 @@ def approve_next_step(db: Database, ctx: Context, patient_id: int, *,
             course = _course(access, course_view.id)
             request = _approved_request(version.request, decision, changes, access.ctx.now)
             reason = _approval_reason(decision, changes, note)
-            made = _append_plan(access, course, request, reason)
+            try:
+                made = _append_plan(access, course, request, reason)
+            except InputError as refused:
+                # The planner names its own inputs; the approver chose `dose_mg`.
+                if refused.field != "start_mg":
+                    raise
+                raise InputError("dose_mg", str(refused).split(": ", 1)[-1]) from None
             return Approval(decision, not changes.empty, made)
     except Forbidden:
         if ctx.actor.role is Role.PATIENT:
