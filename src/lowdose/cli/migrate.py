@@ -34,7 +34,8 @@ def migrate(
     except SQLAlchemyError as error:
         # The driver's message names the host or file, not data: nothing is stored yet.
         raise InputError("database", f"cannot migrate the {backend} database: "
-                                     f"{type(error.orig or error).__name__}") from None
+                                     f"{type(getattr(error, 'orig', None) or error).__name__}"
+                         ) from None
     result = {"database": backend, "from": before, "to": head_revision()}
     if json_out:
         typer.echo(json.dumps(result))
