@@ -7,24 +7,26 @@ Revisions live in `store/migrations/versions/`. To add one after changing `model
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
 from lowdose.store.db import Database
-from lowdose.store.models import Base
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic (and Mako under it) is imported inside each function: every command that opens the
+# database imports this package, and most never migrate (design §4: start-up time).
 
 # Any constant works; it only has to be the same for every lowdose process.
 _PG_MIGRATION_LOCK = 0x10D05E
 
 
 def _config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     location = resources.files("lowdose.store").joinpath("migrations")
     config.set_main_option("script_location", str(location))
@@ -34,6 +36,8 @@ def _config(connection: Connection | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest revision shipped with this version of lowdose."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_config()).get_current_head()
     if head is None:
         raise RuntimeError("no migrations found")
@@ -46,6 +50,8 @@ def migrate(url: str | URL, revision: str = "head") -> None:
     Safe to call from several workers at once: they take turns (SQLite's write lock,
     PostgreSQL's advisory lock) and the later ones find nothing to do.
     """
+    from alembic import command
+
     database = Database(url)
     try:
         with database.transaction() as session:
@@ -60,6 +66,8 @@ def migrate(url: str | URL, revision: str = "head") -> None:
 
 def downgrade(url: str | URL, revision: str = "base") -> None:
     """Take the database at `url` back to `revision` ("base": no lowdose tables at all)."""
+    from alembic import command
+
     database = Database(url)
     try:
         with database.transaction() as session:
@@ -70,6 +78,8 @@ def downgrade(url: str | URL, revision: str = "base") -> None:
 
 def current_revision(url: str | URL) -> str | None:
     """The revision the database is at, None when it was never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
     database = Database(url)
     try:
         with database.engine.connect() as connection:
@@ -80,6 +90,11 @@ def current_revision(url: str | URL) -> str | None:
 
 def check_drift(url: str | URL) -> list[Any]:
     """Differences between the models and the migrated database at `url`; [] when in step."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from lowdose.store.models import Base
+
     database = Database(url)
     try:
         with database.engine.connect() as connection:
@@ -91,6 +106,8 @@ def check_drift(url: str | URL) -> list[Any]:
 
 def new_revision(url: str | URL, message: str) -> None:
     """Write a new revision file from the difference between the models and `url`."""
+    from alembic import command
+
     database = Database(url)
     try:
         with database.transaction() as session:
