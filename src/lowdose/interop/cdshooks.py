@@ -223,9 +223,11 @@ def profile_of(request: HookRequest, data: Mapping[str, Any], ldn_order: Mapping
             if resource.get("id") == ldn_order.get("id") and kind == "MedicationRequest":
                 continue
             medications.append(resource)
-    medications += [o for o in request.others if o.get("resourceType") == "MedicationRequest"]
-    medications += [o for o in request.orders if o is not ldn_order]
     listed = [_as_taken(m) for m in medications if m.get("status") not in _NOT_TAKEN]
+    # Draft orders are drafts by definition: about to be taken, whatever their status says.
+    drafts = [o for o in (*request.others, *request.orders)
+              if o.get("resourceType") == "MedicationRequest" and o is not ldn_order]
+    listed += [Medication(*medication_of(o)) for o in drafts]
     conditions = [_condition_text(c) for c in resources_of(data.get("conditions"), "Condition")
                   if _active_condition(c)]
     return Profile(
