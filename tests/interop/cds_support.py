@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from conftest import serving
 from lowdose.interop.fhir import RXNORM
 
 EHR = "https://ehr.example.org"
@@ -147,7 +146,7 @@ class FhirStandIn:
 
 
 @contextmanager
-def fhir_stand_in(keys: Keys) -> Iterator[FhirStandIn]:
+def fhir_stand_in(keys: Keys, serve_app: Callable[[Any], Any]) -> Iterator[FhirStandIn]:
     app = FastAPI()
     seen: list[dict[str, str | None]] = []
     data = {
@@ -172,7 +171,7 @@ def fhir_stand_in(keys: Keys) -> Iterator[FhirStandIn]:
     def jwks() -> dict[str, Any]:
         return keys.jwks()
 
-    with serving(app) as url:
+    with serve_app(app) as url:
         yield FhirStandIn(url, seen)
 
 

@@ -16,7 +16,6 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from conftest import serving
 from interop.cds_support import (
     CARD,
     DISCOVERY,
@@ -48,6 +47,7 @@ class Cds:
     url: str
     keys: Keys
     db: Database
+    serve_app: Callable[[Any], Any]
 
     def call(self, body: Any, *, path: str = SERVICE, token: str | None = None,
              **claims: Any) -> httpx.Response:
@@ -73,22 +73,24 @@ def db_url(isolated_database: Callable[[str], tuple[str, object]]) -> str:  # no
 
 
 @pytest.fixture
-def make_cds(db_url: str, tmp_path: Path, keys: Keys) -> Callable[..., Any]:
+def make_cds(db_url: str, tmp_path: Path, keys: Keys,
+             serve_app: Callable[[Any], Any]) -> Callable[..., Any]:
     def make(**clients: Any) -> Any:
         data_dir = tmp_path / "data"
         write_clients(data_dir, keys, **clients)
         settings = Settings(mode="development", data_dir=data_dir, database_url=db_url,
                             secret_key="test-secret", hold_hours=None)
-        return serving(create_app(settings))
+        return serve_app(create_app(settings))
 
     return make
 
 
 @pytest.fixture
-def cds(make_cds: Callable[..., Any], keys: Keys, db_url: str) -> Iterator[Cds]:
+def cds(make_cds: Callable[..., Any], keys: Keys, db_url: str,
+        serve_app: Callable[[Any], Any]) -> Iterator[Cds]:
     database = Database(db_url)
     with make_cds() as base, httpx.Client(base_url=base, timeout=20) as client:
-        yield Cds(client, base, keys, database)
+        yield Cds(client, base, keys, database, serve_app)
     database.dispose()
 
 
@@ -251,7 +253,7 @@ def test_a_malformed_request_is_a_400_naming_the_field(cds: Cds, change: Any,
 
 
 def test_missing_prefetch_is_fetched_from_the_fhir_server_with_its_token(cds: Cds) -> None:
-    with fhir_stand_in(cds.keys) as ehr:
+    with fhir_stand_in(cds.keys, cds.serve_app) as ehr:
         body = hook_request(orders=[ldn_order()], prefetch=False)
         body["fhirServer"] = ehr.url + "/fhir"
         body["fhirAuthorization"] = {"access_token": "ehr-token-123", "token_type": "Bearer",
@@ -266,7 +268,7 @@ def test_missing_prefetch_is_fetched_from_the_fhir_server_with_its_token(cds: Cd
 
 
 def test_only_the_missing_keys_are_fetched(cds: Cds) -> None:
-    with fhir_stand_in(cds.keys) as ehr:
+    with fhir_stand_in(cds.keys, cds.serve_app) as ehr:
         body = hook_request(orders=[ldn_order()])
         del body["prefetch"]["medications"]
         body["fhirServer"] = ehr.url + "/fhir"
@@ -288,7 +290,7 @@ def test_without_prefetch_or_a_fhir_server_the_answer_is_412(cds: Cds) -> None:
 
 
 def test_a_fhir_server_that_fails_gives_412(cds: Cds) -> None:
-    with fhir_stand_in(cds.keys) as ehr:
+    with fhir_stand_in(cds.keys, cds.serve_app) as ehr:
         body = hook_request(orders=[ldn_order()], prefetch=False)
         body["context"]["patientId"] = "someone-else"  # the stand-in answers 404
         body["fhirServer"] = ehr.url + "/fhir"
@@ -380,9 +382,9 @@ def test_an_aud_list_naming_the_service_is_accepted(cds: Cds) -> None:
     assert cds.call(hook_request(orders=[ldn_order()]), token=token).status_code == 200
 
 
-def test_keys_from_the_issuers_registered_jwks_url(make_cds: Callable[..., Any],
-                                                   keys: Keys) -> None:
-    with fhir_stand_in(keys) as ehr, make_cds(jwks_url=ehr.url + "/jwks") as base, \
+def test_keys_from_the_issuers_registered_jwks_url(make_cds: Callable[..., Any], keys: Keys,
+                                                   serve_app: Callable[[Any], Any]) -> None:
+    with fhir_stand_in(keys, serve_app) as ehr, make_cds(jwks_url=ehr.url + "/jwks") as base, \
             httpx.Client(base_url=base) as client:
         token = keys.token(base + SERVICE, iss=JWKS_EHR, headers={"jku": ehr.url + "/jwks"})
         body = hook_request(orders=[ldn_order()])

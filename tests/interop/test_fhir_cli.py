@@ -7,17 +7,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conftest import Run
 from interop.conftest import assert_valid_fhir, seed_record
 from interop.test_fhir_import import ehr_bundle
 from lowdose.services import medicines
 from lowdose.store import Database
 from persistence.conftest import PASSWORD, Cast, CastIds
 
-Lowdose = Callable[..., Run]
+Lowdose = Callable[..., Any]  # the `lowdose` fixture: runs the console script
 
 
 @pytest.fixture
