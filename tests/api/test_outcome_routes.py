@@ -22,11 +22,11 @@ from persistence.conftest import backend, isolated_database, templates  # noqa: 
 START = date(2025, 3, 1)
 
 
-def _diary(server: RecordServer, days: int = 70) -> list[dict[str, object]]:
+def _diary(client: RecordServer, days: int = 70) -> list[dict[str, object]]:
     """Three weeks before LDN, then treatment with a slow fall in pain; noisy but seeded."""
     rng = random.Random(7)
-    url = f"/api/v1/patients/{server.cast.ids.alice}/checkins"
-    headers = server.as_("patient")
+    url = f"/api/v1/patients/{client.cast.ids.alice}/checkins"
+    headers = client.as_("patient")
     written = []
     for offset in range(days):
         day = START - timedelta(days=21) + timedelta(days=offset)
@@ -34,7 +34,7 @@ def _diary(server: RecordServer, days: int = 70) -> list[dict[str, object]]:
         ratings = {"pain": min(10, max(0, round(6 - (2 if treated else 0) + rng.gauss(0, 1)))),
                    "fatigue": min(10, max(0, round(5 + rng.gauss(0, 1))))}
         body = {"date": day.isoformat(), "dose_taken": day >= START, "ratings": ratings}
-        response = server.client.post(url, json=body, headers=headers)
+        response = client.client.post(url, json=body, headers=headers)
         assert response.status_code == 201, response.text
         written.append(body)
     return written
@@ -62,8 +62,8 @@ def _close(a: object, b: object) -> bool:
     return a == b
 
 
-def test_api_outcomes_equal_the_analyze_command_on_the_same_diary(server: RecordServer,
-                                                                   tmp_path: Path) -> None:
+def test_api_outcomes_equal_the_analyze_command_on_the_same_diary(
+        server: RecordServer, tmp_path: Path) -> None:  # noqa: F811
     diary = _diary(server)
     api = server.client.get(f"/api/v1/patients/{server.cast.ids.alice}/outcomes",
                             params={"start": START.isoformat()},
@@ -79,14 +79,15 @@ def test_api_outcomes_equal_the_analyze_command_on_the_same_diary(server: Record
     assert pain["status"] == "ok" and pain["effect"]["estimate"] < 0
 
 
-def test_outcomes_without_a_course_or_start_say_what_is_missing(server: RecordServer) -> None:
+def test_outcomes_without_a_course_or_start_say_what_is_missing(
+        server: RecordServer) -> None:  # noqa: F811
     response = server.client.get(f"/api/v1/patients/{server.cast.ids.alice}/outcomes",
                                  headers=server.as_("patient"))
     assert response.status_code == 422
     assert "start" in response.text
 
 
-def test_flags_carry_level_reason_and_source(server: RecordServer) -> None:
+def test_flags_carry_level_reason_and_source(server: RecordServer) -> None:  # noqa: F811
     url = f"/api/v1/patients/{server.cast.ids.alice}"
     headers = server.as_("patient")
     today = date.today().isoformat()
