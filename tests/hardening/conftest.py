@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import clean_env, serving
 from lowdose.api.app import create_app
 from lowdose.settings import Settings
 from persistence.conftest import (  # noqa: F401  (fixtures used by name)
@@ -27,6 +26,7 @@ from persistence.conftest import (  # noqa: F401  (fixtures used by name)
     isolated_database,
     templates,
 )
+from support import clean_env, serving
 
 # A production secret for tests: long, varied, and nobody's default.
 STRONG_KEY = "tH1s-is-only-a-test-key-8d1f4b6a2c9e7f03a5b1"

@@ -7,8 +7,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import Run
 from lowdose.settings import Settings
+from support import Run
 
 DEPLOY = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text()
 

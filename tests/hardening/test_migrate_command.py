@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import Run
 from lowdose.store.migrate import current_revision, head_revision
+from support import Run
 
 
 def test_migrate_brings_a_new_database_to_head_and_then_has_nothing_to_do(

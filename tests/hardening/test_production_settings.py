@@ -13,9 +13,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from conftest import Run, clean_env, serving
 from lowdose.api.app import create_app
 from lowdose.settings import Settings
+from support import Run, clean_env, serving
 
 from .conftest import STRONG_KEY
 

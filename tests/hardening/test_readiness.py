@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from conftest import serving
 from lowdose.api.app import create_app
 from lowdose.settings import Settings
 from lowdose.store.migrate import head_revision
 from persistence.conftest import _pg_execute
+from support import serving
 
 
 def test_ready_follows_the_database_and_its_schema_while_health_stays_up(
