@@ -31,9 +31,7 @@ PAYLOADS = (
     "\u202egnp.exe",
     "9" * 400,
 )
-# Known and reported: on PostgreSQL an integer beyond the column's range (a 400-digit id or
-# offset) is a DataError, answered 500; SQLite's OverflowError is answered 422. Left out of the
-# walk on PostgreSQL and kept as a strict xfail below, so the fix turns it green.
+# An integer beyond the database's range (a 400-digit id or offset): 422 on both databases.
 OUT_OF_RANGE = "9" * 400
 
 # A value that parses for each path parameter, so the others can be attacked one at a time.
@@ -48,7 +46,6 @@ def operations(openapi: dict[str, Any]) -> Iterator[tuple[str, str, list[dict[st
 
 def test_injection_in_any_parameter_is_refused_or_harmless(cast_server: CastServer) -> None:
     client, ids = cast_server.client, cast_server.ids
-    postgres = cast_server.database_url.startswith("postgresql")
     carol = login(client, "carol")
     before = counts(cast_server.database_url)
     openapi = client.get("/api/v1/openapi.json").json()
@@ -64,8 +61,6 @@ def test_injection_in_any_parameter_is_refused_or_harmless(cast_server: CastServ
                     continue
                 attacked_paths.add(target["name"])
             for payload in PAYLOADS:
-                if payload == OUT_OF_RANGE and postgres:
-                    continue
                 response = send(client, method, template, parameters, target, payload,
                                 defaults, carol)
                 if response is None:
@@ -128,8 +123,6 @@ def counts(url: str) -> dict[str, int]:
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 @pytest.mark.parametrize("path", ["/api/v1/patients/2147483648",
                                   f"/api/v1/patients?offset={OUT_OF_RANGE}"])
-@pytest.mark.xfail(strict=True, reason="reported: ids and offsets beyond PostgreSQL's integer "
-                                       "range raise DataError, answered 500")
 def test_an_integer_beyond_the_database_range_is_refused_not_a_crash(
         cast_server: CastServer, path: str) -> None:
     carol = login(cast_server.client, "carol")
@@ -158,8 +151,6 @@ def test_pages_outside_the_openapi_document_take_injections_safely(
                   [("path", name) for name in path_names]
         for place, name in targets:
             for payload in PAYLOADS:
-                if context.path.startswith("/static/") and payload == OUT_OF_RANGE:
-                    continue  # known, reported: see test_a_too_long_static_file_name_…
                 attacked = name if place == "path" else None
                 path = fill_path(context.path, attacked, payload)
                 params = {name: payload} if place == "query" else {}
@@ -181,7 +172,5 @@ def fill_path(template: str, attacked: str | None, payload: str) -> str:
     return re.sub(r"\{(\w+)(:\w+)?\}", value, template)
 
 
-@pytest.mark.xfail(strict=True, reason="reported: web/assets.py asks the file system about any "
-                                       "name; one longer than 255 bytes raises OSError → 500")
 def test_a_too_long_static_file_name_is_404_not_a_crash(stateless_server: httpx.Client) -> None:
     assert stateless_server.get("/static/" + "a" * 300 + ".css").status_code == 404

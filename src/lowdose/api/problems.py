@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from lowdose.errors import InputError
@@ -113,8 +114,22 @@ OUT_OF_RANGE = ("a date, or a number of days or hours, is so large that the resu
                 "outside the calendar (years 1–9999)")
 
 
+# An id or offset beyond the database's integer range: SQLite's driver raises OverflowError,
+# PostgreSQL a DataError ("out of range"). Either way the number is the client's problem.
+TOO_LARGE = "a number in the request is larger than lowdose can store or look up"
+
+
 async def _on_overflow(request: Request, exc: Exception) -> ProblemResponse:
+    if "sqlite integer" in str(exc).lower():
+        return invalid_input(request, [{"field": "request", "message": TOO_LARGE}])
     return invalid_input(request, [{"field": "body", "message": OUT_OF_RANGE}])
+
+
+async def _on_data_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, DataError)
+    if "out of range" not in str(exc.orig).lower():
+        return await _on_crash(request, exc)
+    return invalid_input(request, [{"field": "request", "message": TOO_LARGE}])
 
 
 # FastAPI answers a body it cannot decode at all (bytes that are not UTF-8, say) with a bare
@@ -144,6 +159,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(InputError, _on_input_error)
     app.add_exception_handler(OverflowError, _on_overflow)
+    app.add_exception_handler(DataError, _on_data_error)
     app.add_exception_handler(HTTPException, _on_http)
     app.add_exception_handler(Exception, _on_crash)
 

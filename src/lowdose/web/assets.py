@@ -21,9 +21,12 @@ router = page_router()
 
 @router.get("/static/{name:path}")
 def static_file(name: str) -> Response:
-    path = (STATIC / name).resolve()
-    if not path.is_relative_to(STATIC.resolve()) or not path.is_file() \
-            or path.suffix not in MEDIA_TYPES:
+    try:
+        path = (STATIC / name).resolve()
+        found = path.is_relative_to(STATIC.resolve()) and path.is_file()
+    except OSError:  # a name the file system refuses (too long, say) names no file of ours
+        found = False
+    if not found or path.suffix not in MEDIA_TYPES:
         raise NotFound("file", name)
     return FileResponse(path, media_type=MEDIA_TYPES[path.suffix],
                         headers={"Cache-Control": "no-cache"})
