@@ -71,9 +71,6 @@ def _procedure(c: Cast) -> int:
                                     at=datetime(2025, 7, 1)).id
 
 
-# NOTE from the calendar session: this working copy was accidentally emptied at 01:56 UTC and
-# rebuilt from `git diff` output seen just before; _planned, COMPARISON, _comparison and the
-# imports are as they were, the courses/nof1/panel table entries were re-written. Please check.
 def _planned(c: Cast) -> int:
     """A running course with a plan, so the diary has a proposal to approve."""
     return courses.start_course(c.db, c.ctx("clinician"), c.ids.alice, started_on=DAY,
