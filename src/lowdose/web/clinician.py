@@ -31,7 +31,7 @@ from lowdose.services import (
 from lowdose.services.context import Context
 from lowdose.services.courses import CourseView, PlanVersionView, StepEdits
 from lowdose.services.errors import Conflict, Forbidden
-from lowdose.web import charts, session
+from lowdose.web import charts, progress, session
 from lowdose.web.progress import CHART_DAYS, _effect_charts, _effect_svgs, _measure_charts
 from lowdose.web.routing import page_router
 from lowdose.web.templating import render
@@ -268,17 +268,7 @@ def _plan_history(request: Request, ctx: Context, patient_id: int) -> list[Cours
 
 
 def _dose_steps(history: list[CourseHistory]) -> list[charts.DoseStep]:
-    """The doses as they were prescribed over time: each plan version's steps until the next
-    version took over, so the chart keeps the doses before an approved change."""
-    steps = []
-    for entry in history:
-        for index, version in enumerate(entry.versions):
-            later = entry.versions[index + 1:]
-            until = later[0].request.from_date if later else None
-            steps += [charts.DoseStep(date.fromisoformat(step["from"]), float(step["dose_mg"]))
-                      for step in version.plan["steps"]
-                      if until is None or date.fromisoformat(step["from"]) < until]
-    return sorted(steps, key=lambda s: s.start)
+    return progress.prescribed_steps(entry.versions for entry in history)
 
 
 def _chart_start(diary: list[checkins.CheckinView], steps: list[charts.DoseStep],

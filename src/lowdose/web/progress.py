@@ -4,6 +4,7 @@ expected course, the outcome summary with its uncertainty, and the monitoring fl
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
@@ -28,15 +29,25 @@ MIN_CHART_DAYS = 14
 
 
 def dose_steps(request: Request, own: Own) -> list[charts.DoseStep]:
-    """Every planned dose change of the patient's courses (newest plan version of each)."""
+    """Every dose change of the patient's courses as it was prescribed at the time."""
     db = session.database(request)
-    steps: list[charts.DoseStep] = []
-    for course in courses.list_courses(db, own.ctx, own.patient_id):
-        if course.plan_version == 0:
-            continue
-        newest = courses.plan_versions(db, own.ctx, own.patient_id, course.id)[-1]
-        steps += [charts.DoseStep(date.fromisoformat(s["from"]), float(s["dose_mg"]))
-                  for s in newest.plan["steps"]]
+    return prescribed_steps(courses.plan_versions(db, own.ctx, own.patient_id, course.id)
+                            for course in courses.list_courses(db, own.ctx, own.patient_id)
+                            if course.plan_version)
+
+
+def prescribed_steps(histories: Iterable[list[courses.PlanVersionView]]
+                     ) -> list[charts.DoseStep]:
+    """The doses as they were prescribed over time: each plan version's steps until the next
+    version took over, so a chart keeps the doses before a revision (an approved step back)."""
+    steps = []
+    for versions in histories:
+        for index, version in enumerate(versions):
+            later = versions[index + 1:]
+            until = later[0].request.from_date if later else None
+            steps += [charts.DoseStep(date.fromisoformat(step["from"]), float(step["dose_mg"]))
+                      for step in version.plan["steps"]
+                      if until is None or date.fromisoformat(step["from"]) < until]
     return sorted(steps, key=lambda s: s.start)
 
 
