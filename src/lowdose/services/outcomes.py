@@ -41,7 +41,8 @@ def analyze_patient(db: Database, ctx: Context, patient_id: int, *, start: date 
         if start is None:
             started = [course.started_on for course in _courses(access)]
             if not started:
-                raise InputError("start", "no LDN course is recorded; give the day LDN started")
+                raise InputError("start", "no LDN course is recorded yet, so there is no "
+                                          "start day to compare against")
             start = min(started)
         return analyze_outcomes(observations(_diary(access)), start=start,
                                 instruments=load_instruments(), rules=load_monitoring_rules(),
