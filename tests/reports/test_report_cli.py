@@ -83,9 +83,11 @@ def test_refusals_exit_1_naming_the_field_and_write_nothing(
     assert not out.exists()
 
 
-def test_without_a_user_it_is_a_usage_error(cast: Cast, lowdose: Callable[..., Any],
-                                            env: dict[str, str]) -> None:
-    assert lowdose("report", str(cast.ids.alice), env=env).code == 2
+def test_without_a_user_it_says_the_operator_may_not_read_patient_data(
+        cast: Cast, lowdose: Callable[..., Any], env: dict[str, str]) -> None:
+    done = lowdose("report", str(cast.ids.alice), env=env)
+    assert done.code == 1
+    assert done.stderr.startswith("error: --as: the operator may not read patient data")
 
 
 def test_diary_export_then_import_into_another_record(

@@ -2,98 +2,28 @@
 
 These read and write patient data, which the operator (whoever holds the server's shell) may
 not: the policy gives the operator no relation to any patient. So the commands act as a named
-user: `--as USERNAME`, with the password from LOWDOSE_PASSWORD, `--password-stdin` or a hidden
-prompt, and `--totp-code` when the account has a second factor. The sign-in goes through the
-ordinary login (rate limit, lockout, audit), the work through the same services as the API
-(policy check, audit event with source "cli"), and the short-lived token is revoked at the end.
+user (`--as USERNAME`; see cli/signin.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from lowdose.cli.ops import DatabaseUrl
+from lowdose.cli.signin import AsUser, Code, PasswordStdin, signed_in
 from lowdose.errors import InputError
-
-if TYPE_CHECKING:
-    from lowdose.services.context import Context
-    from lowdose.store.db import Database
-
-PASSWORD_VARIABLE = "LOWDOSE_PASSWORD"  # noqa: S105  (the name of a variable, not a secret)
 
 diary_app = typer.Typer(help="The diary as CSV: export it, or import check-ins from a CSV.",
                         no_args_is_help=True)
 
 Patient = Annotated[int, typer.Argument(help="Patient id.", show_default=False)]
-As = Annotated[str, typer.Option(
-    "--as", help=f"Act as this user (password from {PASSWORD_VARIABLE}, --password-stdin or "
-                 "a prompt). The operator may not read patient data.", show_default=False)]
-PasswordStdin = Annotated[bool, typer.Option(
-    "--password-stdin", help="Read the password from the first line of stdin.")]
-TotpCode = Annotated[str | None, typer.Option(
-    "--totp-code", help="The one-time code, for accounts with a second factor.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-@contextmanager
-def signed_in(database: str | None, username: str, password_stdin: bool,
-              totp_code: str | None) -> Iterator[tuple[Database, Context]]:
-    """The database and the context of `username`, signed in for this command only."""
-    from lowdose.cli.ops import database_url
-    from lowdose.services import accounts
-    from lowdose.services.context import Context
-    from lowdose.services.errors import NotFound, ServiceError, Unauthenticated
-    from lowdose.store.db import Database
-    from lowdose.store.migrate import migrate
-
-    password = _password(password_stdin)
-    url = database_url(database)
-    migrate(url)
-    db = Database(url)
-    now = datetime.now(UTC)
-    try:
-        issued = accounts.login(db, username=username, password=password, now=now,
-                                source="cli", totp_code=totp_code, kind="api",
-                                label="lowdose command line")
-        try:
-            actor = accounts.authenticate_token(db, issued.token, now=now, kind="api")
-            yield db, Context(actor=actor, now=now, source="cli")
-        finally:
-            accounts.logout(db, issued.token, now=now, source="cli")
-    except Unauthenticated as exc:
-        field = "--totp-code" if exc.needs_totp else "--as"
-        raise InputError(field, str(exc)) from None
-    except NotFound as exc:
-        raise InputError("PATIENT", str(exc)) from None
-    except ServiceError as exc:
-        raise InputError("PATIENT", str(exc)) from None
-    finally:
-        db.dispose()
-
-
-def _password(from_stdin: bool) -> str:
-    if from_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise InputError("--password-stdin", "no password on stdin")
-        return password
-    if os.environ.get(PASSWORD_VARIABLE):
-        return os.environ[PASSWORD_VARIABLE]
-    if not sys.stdin.isatty():
-        raise InputError("--as", f"no password: set {PASSWORD_VARIABLE}, pipe it with "
-                                 "--password-stdin, or run in a terminal to be asked")
-    import getpass
-
-    return getpass.getpass("password: ")
 
 
 # ------------------------------------------------------------------------------ report
@@ -101,12 +31,12 @@ def _password(from_stdin: bool) -> str:
 
 def report(
     patient: Patient,
-    as_user: As,
+    as_user: AsUser = None,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Where to write the PDF ('-' for stdout) [default: "
                       "lowdose-visit-report-patient-N-DATE.pdf here].")] = None,
     password_stdin: PasswordStdin = False,
-    totp_code: TotpCode = None,
+    totp_code: Code = None,
     json_out: JsonOut = False,
     database: DatabaseUrl = None,
 ) -> None:
@@ -147,14 +77,14 @@ def _write(target: Path, data: bytes) -> str:
 @diary_app.command("export")
 def diary_export(
     patient: Patient,
-    as_user: As,
+    as_user: AsUser = None,
     out: Annotated[Path, typer.Option("--out", help="CSV file to write ('-': stdout).")]
     = Path("-"),
     date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")]
     = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")] = None,
     password_stdin: PasswordStdin = False,
-    totp_code: TotpCode = None,
+    totp_code: Code = None,
     database: DatabaseUrl = None,
 ) -> None:
     """Write the diary as CSV: one row per check-in, ratings as ratings.<measure> columns."""
@@ -170,14 +100,14 @@ def diary_export(
 def diary_import(
     patient: Patient,
     file: Annotated[Path, typer.Argument(help="The CSV file (UTF-8).", show_default=False)],
-    as_user: As,
+    as_user: AsUser = None,
     mapping: Annotated[Path | None, typer.Option(
         "--mapping", help='JSON file: {"columns": {"CSV column": "date" | "dose_taken" | '
                           '"dose_mg" | "dose_time" | "side_effects" | "note" | '
                           '"ratings.<measure>" | null}, "date_format": "%d/%m/%Y"}. Without '
                           "it the export's columns are expected.")] = None,
     password_stdin: PasswordStdin = False,
-    totp_code: TotpCode = None,
+    totp_code: Code = None,
     json_out: JsonOut = False,
     database: DatabaseUrl = None,
 ) -> None:
