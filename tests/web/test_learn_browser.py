@@ -59,3 +59,21 @@ def test_search_and_navigation_in_a_browser(page: Any, browser_site: Site) -> No
 
     outside = [url for url in requests if not url.startswith(browser_site.url)]
     assert outside == [], "the guide must work offline: nothing may load from elsewhere"
+
+
+def test_guide_pages_once_read_can_be_read_offline(page: Any, browser_site: Site) -> None:
+    page.goto("/learn")
+    page.wait_for_function("navigator.serviceWorker.ready.then(r => !!r.active)")
+    page.reload()  # now controlled by the service worker
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.goto("/learn/conditions/fibromyalgia")
+    title = page.get_by_role("heading", level=1).inner_text()
+    page.context.set_offline(True)
+    try:
+        page.goto("/learn/conditions/fibromyalgia")
+        assert page.get_by_role("heading", level=1).inner_text() == title
+        assert page.locator("[data-grade]").first.get_attribute("data-grade") == "rct-mixed"
+        page.goto("/learn/safety")  # never read: the offline page says so
+        assert "You are offline" in page.locator("h1").inner_text()
+    finally:
+        page.context.set_offline(False)
