@@ -1,0 +1,576 @@
+"""A clinic morning under load: mixed patient and clinician traffic at a fixed rate against a
+10,000-patient clinic (issue 7 item 6: 50 requests/s for 10 minutes, 0 errors, p95 ≤ 200 ms,
+p99 ≤ 500 ms, memory ≤ 300 MB per worker).
+
+The clinic is the cached 10,000 patients × 365 days SQLite database that bench/panel.py builds
+(`bench/.cache/clinic-10000x365.sqlite3` with its sign-ins in `….built.json`). It is copied to
+a temporary directory first (the load writes check-ins; the cache is never touched) and served
+by `lowdose serve` (one uvicorn worker unless `--workers` says otherwise) in its own process.
+
+The load is open-loop: request n is due at start + n / rate whatever happened to the ones
+before it, so a slow server meets a growing queue instead of a politely waiting client.
+Latency is counted from the moment a request was due (not when the client got round to sending
+it), so client-side lag counts against us rather than hiding server stalls. The mix, like a
+clinic morning: the 24 patients with logins read who they are, their courses, their diary and
+their outcomes and write a check-in (a new date each time, with an `Idempotency-Key`); the
+clinicians page and filter their panel and open patients' flags, outcomes and diaries; both
+also load their web home pages (`/today`, `/clinic/panel`) with a cookie session. The server's
+peak resident memory (VmRSS, its process and any children) is polled every second.
+
+Writes (or replaces) the "Load" section of bench/RESULTS.md with `--write`.
+Run: `.venv/bin/python bench/load.py [--minutes 10] [--rate 50] [--write]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.cookiejar
+import itertools
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+LOWDOSE = Path(sys.executable).with_name("lowdose")
+CACHE = HERE / ".cache"
+CLINIC = CACHE / "clinic-10000x365.sqlite3"
+ACCOUNTS = CACHE / "clinic-10000x365.built.json"
+SECTION = "## Load (bench/load.py)"
+FIRST_DAY = date(2000, 1, 1)  # before the demo's diaries: every check-in is a new date
+TIMEOUT_S = 10.0
+BUDGET_P95_S, BUDGET_P99_S, BUDGET_RSS_MB = 0.200, 0.500, 300.0
+SEED = 7
+
+
+# ------------------------------------------------------------------------------ users
+
+
+@dataclass
+class Patient:
+    patient_id: int
+    token: str
+    web: str  # the Cookie header of a signed-in browser
+    next_day: Iterator[int] = field(default_factory=itertools.count)
+
+
+@dataclass
+class Clinician:
+    username: str
+    token: str
+    web: str  # the Cookie header of a signed-in browser
+    patient_ids: list[int]
+
+
+def _signed_in_cookies(client: httpx.Client, username: str, password: str) -> str:
+    """A browser-like sign-in: the form's CSRF token, then the session cookie."""
+    client.cookies.clear()
+    page = client.get("/signin")
+    page.raise_for_status()
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    if found is None:
+        raise RuntimeError("the sign-in page has no CSRF token")
+    answer = client.post("/signin", data={"username": username, "password": password,
+                                          "csrf_token": found.group(1)},
+                         follow_redirects=False)
+    if answer.status_code != 303:
+        raise RuntimeError(f"web sign-in of {username} answered {answer.status_code}")
+    cookies = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    client.cookies.clear()
+    return cookies
+
+
+def sign_in(port: int, accounts: list[dict[str, object]]
+            ) -> tuple[list[Patient], list[Clinician]]:
+    patients, clinicians = [], []
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        for account in accounts:
+            username, password = str(account["username"]), str(account["password"])
+            if account["role"] not in ("patient", "clinician"):
+                continue
+            answer = client.post("/api/v1/auth/token",
+                                 data={"username": username, "password": password})
+            answer.raise_for_status()
+            token = answer.json()["access_token"]
+            web = _signed_in_cookies(client, username, password)
+            if account["role"] == "patient":
+                patients.append(Patient(int(str(account["patient_id"])), token, web))
+                continue
+            # The patients this clinician may open: the first pages of their own panel.
+            ids: list[int] = []
+            for offset in (0, 200, 400):
+                panel = client.get("/api/v1/panel", params={"limit": 200, "offset": offset},
+                                   headers={"Authorization": f"Bearer {token}"})
+                panel.raise_for_status()
+                ids += [row["patient_id"] for row in panel.json()["rows"] if row["detail"]]
+            if ids:
+                clinicians.append(Clinician(username, token, web, ids))
+    if not patients or not clinicians:
+        raise RuntimeError("the clinic needs patient and clinician sign-ins")
+    return patients, clinicians
+
+
+# ------------------------------------------------------------------------------ mix
+
+
+@dataclass(frozen=True)
+class Request:
+    kind: str
+    method: str
+    path: str
+    params: dict[str, str | int] | None = None
+    headers: dict[str, str] | None = None
+    body: dict[str, object] | None = None
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _session(cookies: str) -> dict[str, str]:
+    return {"Cookie": cookies}
+
+
+def _no_cookie_jar() -> http.cookiejar.CookieJar:
+    # One client speaks for every user: a cookie one answer sets must never ride on another
+    # user's request, so the jar accepts none (each web request carries its own Cookie header).
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
+def _checkin(patient: Patient) -> Request:
+    n = next(patient.next_day)
+    day = FIRST_DAY + timedelta(days=n)
+    body: dict[str, object] = {
+        "date": day.isoformat(), "dose_taken": True, "dose_mg": 1.5, "dose_time": "22:05",
+        "ratings": {"pain": n % 11, "fatigue": 5, "sleep": 7},
+        "side_effects": [{"name": "vivid dreams", "severity": 1}], "note": "load bench"}
+    headers = _bearer(patient.token) | {
+        "Idempotency-Key": f"load-{patient.patient_id}-{day.isoformat()}"}
+    return Request("patient: POST check-in", "POST",
+                   f"/api/v1/patients/{patient.patient_id}/checkins", headers=headers,
+                   body=body)
+
+
+PatientKind = Callable[[Patient], Request]
+ClinicianKind = Callable[[Clinician, random.Random], Request]
+
+PATIENT_KINDS: list[tuple[int, PatientKind]] = [
+    (10, lambda p: Request("patient: GET /me", "GET", "/api/v1/me", headers=_bearer(p.token))),
+    (10, lambda p: Request("patient: GET courses", "GET",
+                           f"/api/v1/patients/{p.patient_id}/courses",
+                           headers=_bearer(p.token))),
+    (10, _checkin),
+    (8, lambda p: Request("patient: GET check-ins (30 days)", "GET",
+                          f"/api/v1/patients/{p.patient_id}/checkins",
+                          params={"from": (date.today() - timedelta(days=30)).isoformat()},
+                          headers=_bearer(p.token))),
+    (5, lambda p: Request("patient: GET outcomes", "GET",
+                          f"/api/v1/patients/{p.patient_id}/outcomes",
+                          headers=_bearer(p.token))),
+    (5, lambda p: Request("patient: web /today", "GET", "/today", headers=_session(p.web))),
+]
+
+CLINICIAN_KINDS: list[tuple[int, ClinicianKind]] = [
+    (10, lambda c, r: Request("clinician: GET panel (first page)", "GET", "/api/v1/panel",
+                              headers=_bearer(c.token))),
+    (5, lambda c, r: Request("clinician: GET panel (filtered, paged)", "GET", "/api/v1/panel",
+                             params={"level": r.choice(["urgent", "attention"]),
+                                     "offset": r.choice([0, 25, 50])},
+                             headers=_bearer(c.token))),
+    (2, lambda c, r: Request("clinician: GET panel (name search)", "GET", "/api/v1/panel",
+                             params={"q": r.choice(["an", "ma", "el", "jo"])},
+                             headers=_bearer(c.token))),
+    (8, lambda c, r: Request("clinician: GET a patient's flags", "GET",
+                             f"/api/v1/patients/{r.choice(c.patient_ids)}/flags",
+                             headers=_bearer(c.token))),
+    (6, lambda c, r: Request("clinician: GET a patient's outcomes", "GET",
+                             f"/api/v1/patients/{r.choice(c.patient_ids)}/outcomes",
+                             headers=_bearer(c.token))),
+    (6, lambda c, r: Request("clinician: GET a patient's check-ins", "GET",
+                             f"/api/v1/patients/{r.choice(c.patient_ids)}/checkins",
+                             params={"from": (date.today() - timedelta(days=90)).isoformat()},
+                             headers=_bearer(c.token))),
+    (5, lambda c, r: Request("clinician: web /clinic/panel", "GET", "/clinic/panel",
+                             headers=_session(c.web))),
+]
+
+
+def traffic(patients: list[Patient], clinicians: list[Clinician],
+            rng: random.Random) -> Iterator[Request]:
+    """An endless, reproducible clinic morning: 48 % patient, 52 % clinician requests."""
+    kinds: list[tuple[int, Callable[[], Request]]] = []
+    for weight, make in PATIENT_KINDS:
+        kinds.append((weight, lambda make=make: make(rng.choice(patients))))  # type: ignore[misc]
+    for weight, make_c in CLINICIAN_KINDS:
+        kinds.append((weight, lambda make_c=make_c: make_c(rng.choice(clinicians), rng)))  # type: ignore[misc]
+    makers = [make for _, make in kinds]
+    weights = [weight for weight, _ in kinds]
+    while True:
+        yield rng.choices(makers, weights)[0]()
+
+
+# ------------------------------------------------------------------------------ load
+
+
+@dataclass
+class Kind:
+    """What one kind of request measured."""
+
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))] if ordered else 0
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies) if self.latencies else 0.0
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies) + self.error_count
+
+    def absorb(self, other: Kind) -> None:
+        self.latencies += other.latencies
+        for reason, n in other.errors.items():
+            self.errors[reason] = self.errors.get(reason, 0) + n
+
+
+@dataclass
+class Run:
+    rate: float
+    seconds: float
+    workers: int
+    kinds: dict[str, Kind]
+    elapsed: float  # from the first request due to the last answer
+    sent: int
+    peak_rss_mb: float  # the whole process tree
+    peak_worker_rss_mb: float  # its largest single process
+    rss_start_mb: float
+    rss_end_mb: float
+    late_starts: int  # requests the client itself started > 50 ms after they were due
+    alone: dict[str, list[float]]  # each kind's times one at a time, before the load
+
+    @property
+    def overall(self) -> Kind:
+        total = Kind("all requests")
+        for kind in self.kinds.values():
+            total.absorb(kind)
+        return total
+
+    @property
+    def cost_alone(self) -> float:
+        """The mean time of one request of this mix when the server has nothing else to do:
+        one worker cannot serve much more than its inverse per second."""
+        counted = [(kind.count, statistics.mean(self.alone[name]))
+                   for name, kind in self.kinds.items() if self.alone.get(name)]
+        total = sum(count for count, _ in counted)
+        return sum(count * cost for count, cost in counted) / total if total else 0.0
+
+    @property
+    def achieved_rate(self) -> float:
+        return self.sent / self.seconds if self.seconds else 0.0
+
+
+async def drive(port: int, requests: Iterator[Request], rate: float, seconds: float
+                ) -> tuple[dict[str, Kind], float, int, int]:
+    kinds: dict[str, Kind] = {}
+    late = 0
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
+                                 timeout=TIMEOUT_S, follow_redirects=False,
+                                 cookies=_no_cookie_jar()) as client:
+
+        async def one(request: Request, due: float) -> None:
+            kind = kinds.setdefault(request.kind, Kind(request.kind))
+            try:
+                # The whole answer within TIMEOUT_S of when it was due (httpx's own timeouts
+                # are per phase: connection pool, connect, write and read each).
+                answer = await asyncio.wait_for(client.request(
+                    request.method, request.path, params=request.params,
+                    headers=request.headers, json=request.body),
+                    timeout=max(0.001, due + TIMEOUT_S - time.perf_counter()))
+            except (TimeoutError, httpx.TimeoutException):
+                kind.errors["timeout"] = kind.errors.get("timeout", 0) + 1
+                return
+            except httpx.TransportError as exc:
+                name = type(exc).__name__
+                kind.errors[name] = kind.errors.get(name, 0) + 1
+                return
+            took = time.perf_counter() - due
+            if 200 <= answer.status_code < 300:
+                kind.latencies.append(took)
+            else:
+                reason = f"HTTP {answer.status_code}"
+                kind.errors[reason] = kind.errors.get(reason, 0) + 1
+
+        started = time.perf_counter()
+        total = int(rate * seconds)
+        tasks: list[Awaitable[None]] = []
+        for n in range(total):
+            due = started + n / rate
+            wait = due - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            elif wait < -0.050:
+                late += 1
+            tasks.append(asyncio.ensure_future(one(next(requests), due)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - started
+    return kinds, elapsed, total, late
+
+
+# ---------------------------------------------------------------------------- memory
+
+
+def _rss_by_process(pid: int) -> dict[int, int]:
+    """VmRSS in kB of a process and each of its descendants (none once they are gone)."""
+    found: dict[int, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                found[pid] = int(line.split()[1])
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                found |= _rss_by_process(int(child))
+    except (OSError, ValueError):
+        pass
+    return found
+
+
+class RssPoller:
+    """Polls a process tree's resident memory once a second in a thread; keeps the peaks of
+    the whole tree and of its largest single process (a worker, when there are several)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_kb = self.last_kb = self.peak_process_kb = 0
+        self._sample()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _sample(self) -> None:
+        sizes = _rss_by_process(self.pid)
+        self.last_kb = sum(sizes.values())
+        self.peak_kb = max(self.peak_kb, self.last_kb)
+        self.peak_process_kb = max(self.peak_process_kb, *sizes.values(), 0)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(1.0):
+            self._sample()
+
+    def __enter__(self) -> RssPoller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+# ---------------------------------------------------------------------------- server
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOWDOSE_")}
+    env["LOWDOSE_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serving(url: str, data_dir: Path, workers: int) -> Iterator[tuple[int, int]]:
+    """`lowdose serve` on the database; yields its port and process id."""
+    port = _free_port()
+    process = subprocess.Popen([str(LOWDOSE), "serve", "--port", str(port),
+                                "--workers", str(workers), "--database-url", url],
+                               env=_env(data_dir),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("lowdose serve did not start")
+            time.sleep(0.2)
+        yield port, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def warm_up(port: int, patients: list[Patient], clinicians: list[Clinician]
+            ) -> dict[str, list[float]]:
+    """One request of every kind per user, one at a time, so the run starts with warm caches
+    (and a broken route fails here, loudly, before ten minutes are spent on it). Their times
+    are each kind's cost alone, the reference for the times under load."""
+    rng = random.Random(SEED + 1)
+    alone: dict[str, list[float]] = {}
+
+    async def main() -> None:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                                     cookies=_no_cookie_jar()) as client:
+            requests = [make(p) for p in patients for _, make in PATIENT_KINDS]
+            requests += [make_c(c, rng) for c in clinicians for _, make_c in CLINICIAN_KINDS]
+            for request in requests:
+                began = time.perf_counter()
+                answer = await client.request(
+                    request.method, request.path, params=request.params,
+                    headers=request.headers, json=request.body)
+                alone.setdefault(request.kind, []).append(time.perf_counter() - began)
+                if not 200 <= answer.status_code < 300:
+                    raise RuntimeError(f"warm-up: {request.kind} {request.path} answered "
+                                       f"{answer.status_code}: {answer.text[:300]}")
+
+    asyncio.run(main())
+    return alone
+
+
+def measure(rate: float, seconds: float, workers: int) -> Run:
+    accounts = json.loads(ACCOUNTS.read_text())["accounts"]
+    with tempfile.TemporaryDirectory(prefix="lowdose-load-") as tmp:
+        directory = Path(tmp)
+        copy = directory / "clinic.sqlite3"
+        print(f"copying {CLINIC.name} ({CLINIC.stat().st_size / 1e6:,.0f} MB) …", flush=True)
+        shutil.copyfile(CLINIC, copy)
+        (directory / "data").mkdir()
+        with serving(f"sqlite:///{copy}", directory / "data", workers) as (port, pid):
+            print("signing in …", flush=True)
+            patients, clinicians = sign_in(port, accounts)
+            print(f"{len(patients)} patients, {len(clinicians)} clinicians; warming up …",
+                  flush=True)
+            alone = warm_up(port, patients, clinicians)
+            requests = traffic(patients, clinicians, random.Random(SEED))
+            print(f"{rate:g} requests/s for {seconds:g} s …", flush=True)
+            with RssPoller(pid) as rss:
+                start_kb = rss.last_kb
+                kinds, elapsed, sent, late = asyncio.run(drive(port, requests, rate, seconds))
+            return Run(rate, seconds, workers, kinds, elapsed, sent, rss.peak_kb / 1024,
+                       rss.peak_process_kb / 1024, start_kb / 1024, rss.last_kb / 1024, late,
+                       alone)
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def verdict(run: Run) -> tuple[bool, list[str]]:
+    overall = run.overall
+    misses = []
+    if overall.error_count:
+        misses.append(f"{overall.error_count} errors")
+    if overall.percentile(0.95) > BUDGET_P95_S:
+        misses.append(f"p95 {_ms(overall.percentile(0.95))} > 200 ms")
+    if overall.percentile(0.99) > BUDGET_P99_S:
+        misses.append(f"p99 {_ms(overall.percentile(0.99))} > 500 ms")
+    if run.peak_worker_rss_mb > BUDGET_RSS_MB:
+        misses.append(f"peak RSS {run.peak_worker_rss_mb:.0f} MB > 300 MB per worker")
+    return not misses, misses
+
+
+def section(run: Run) -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    within, misses = verdict(run)
+    overall = run.overall
+    workers = "one uvicorn worker" if run.workers == 1 else f"{run.workers} uvicorn workers"
+    per_worker = "" if run.workers == 1 else (
+        f"; the largest single process peaked at {run.peak_worker_rss_mb:.0f} MB")
+    lines = [SECTION, "",
+             f"Open-loop load at {run.rate:g} requests/s for {run.seconds / 60:g} min against "
+             f"`lowdose serve` ({workers}) on a copy of the 10,000 patients × 365 days "
+             "SQLite clinic; budget (issue 7): 0 errors, p95 ≤ 200 ms, p99 ≤ 500 ms, "
+             "≤ 300 MB per worker. Latency runs from when a request was due (so client lag "
+             f"counts too); an error is a non-2xx answer, a timeout (> {TIMEOUT_S:g} s) or a "
+             "broken connection. Web pages are fetched with a cookie session.", "",
+             f"Machine: {os.cpu_count()} cores shared with other work, "
+             f"{platform.python_implementation()} {platform.python_version()}, load average "
+             f"{load} at the end, {date.today().isoformat()}.", "",
+             f"**{'Within budget' if within else 'OVER BUDGET: ' + '; '.join(misses)}.** "
+             f"{run.sent:,} requests sent ({run.achieved_rate:.1f}/s achieved; the last "
+             f"answered {run.elapsed - run.seconds:.1f} s after the last was due; "
+             f"{run.late_starts} started > 50 ms late by the client). Server resident "
+             f"memory: {run.rss_start_mb:.0f} MB at the start, peak {run.peak_rss_mb:.0f} MB, "
+             f"{run.rss_end_mb:.0f} MB at the end{per_worker} (VmRSS polled each second, "
+             "children included). One request of "
+             f"this mix costs {_ms(run.cost_alone)} on average when sent alone (the warm-up, "
+             "one at a time), so one worker can answer at most about "
+             f"{1 / run.cost_alone if run.cost_alone else 0:.0f} of them per second here.", "",
+             "| requests | alone (median) | count | share | p50 | p95 | p99 | max | errors |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    rows = [*sorted(run.kinds.values(), key=lambda k: k.name), overall]
+    for kind in rows:
+        errors = ", ".join(f"{n} × {reason}" for reason, n in sorted(kind.errors.items()))
+        name = f"**{kind.name}**" if kind is overall else kind.name
+        alone = run.alone.get(kind.name)
+        alone_text = _ms(statistics.median(alone)) if alone else "—"
+        share = kind.count / max(1, run.sent)
+        lines.append(f"| {name} | {alone_text} | {kind.count:,} | {share:.0%} | "
+                     f"{_ms(kind.p50)} | {_ms(kind.percentile(0.95))} | "
+                     f"{_ms(kind.percentile(0.99))} | "
+                     f"{_ms(max(kind.latencies, default=0.0))} | {errors or 0} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str) -> None:
+    """Replace this benchmark's section of RESULTS.md (or add it), keeping the others."""
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    pattern = re.compile(re.escape(SECTION) + r".*?(?=^## |\Z)", re.S | re.M)
+    new = pattern.sub(lambda _: text + "\n", old) if pattern.search(old) else (
+        old.rstrip("\n") + "\n\n" + text)
+    RESULTS.write_text(new)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--rate", type=float, default=50)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    args = parser.parse_args()
+    run = measure(args.rate, args.minutes * 60, args.workers)
+    text = section(run)
+    if args.write:
+        write_section(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
