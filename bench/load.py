@@ -59,6 +59,7 @@ FIRST_DAY = date(2000, 1, 1)  # before the demo's diaries: every check-in is a n
 TIMEOUT_S = 10.0
 BUDGET_P95_S, BUDGET_P99_S, BUDGET_RSS_MB = 0.200, 0.500, 300.0
 SEED = 7
+TRIVIAL = "reference: GET /api/v1/health (trivial endpoint)"  # timed alone, not in the mix
 
 
 # ------------------------------------------------------------------------------ users
@@ -447,6 +448,7 @@ def warm_up(port: int, patients: list[Patient], clinicians: list[Clinician]
                                      cookies=_no_cookie_jar()) as client:
             requests = [make(p) for p in patients for _, make in PATIENT_KINDS]
             requests += [make_c(c, rng) for c in clinicians for _, make_c in CLINICIAN_KINDS]
+            requests += [Request(TRIVIAL, "GET", "/api/v1/health")] * 20
             for request in requests:
                 began = time.perf_counter()
                 answer = await client.request(
@@ -536,6 +538,8 @@ def section(run: Run) -> str:
              "| requests | alone (median) | count | share | p50 | p95 | p99 | max | errors |",
              "|---|---|---|---|---|---|---|---|---|"]
     rows = [*sorted(run.kinds.values(), key=lambda k: k.name), overall]
+    lines.append(f"| {TRIVIAL} | {_ms(statistics.median(run.alone[TRIVIAL]))} | — | — | — "
+                 "| — | — | — | — |")
     for kind in rows:
         errors = ", ".join(f"{n} × {reason}" for reason, n in sorted(kind.errors.items()))
         name = f"**{kind.name}**" if kind is overall else kind.name
