@@ -285,8 +285,9 @@ class Run:
 
     @property
     def cost_alone(self) -> float:
-        """The mean time of one request of this mix when the server has nothing else to do:
-        one worker cannot serve much more than its inverse per second."""
+        """The mean time of one request of this mix when sent alone: one worker answering them
+        one after another manages about its inverse per second (a little more where answers
+        overlap with the client's and the network's share)."""
         counted = [(kind.count, statistics.mean(self.alone[name]))
                    for name, kind in self.kinds.items() if self.alone.get(name)]
         total = sum(count for count, _ in counted)
@@ -533,8 +534,9 @@ def section(run: Run) -> str:
              f"{run.rss_end_mb:.0f} MB at the end{per_worker} (VmRSS polled each second, "
              "children included). One request of "
              f"this mix costs {_ms(run.cost_alone)} on average when sent alone (the warm-up, "
-             "one at a time), so one worker can answer at most about "
-             f"{1 / run.cost_alone if run.cost_alone else 0:.0f} of them per second here.", "",
+             "one at a time, client and network included), so one worker answering them one "
+             f"after another manages about {1 / run.cost_alone if run.cost_alone else 0:.0f} "
+             "per second on this machine.", "",
              "| requests | alone (median) | count | share | p50 | p95 | p99 | max | errors |",
              "|---|---|---|---|---|---|---|---|---|"]
     rows = [*sorted(run.kinds.values(), key=lambda k: k.name), overall]
