@@ -88,6 +88,8 @@ TABLE: dict[tuple[str, str], dict[str, frozenset[str]]] = {
     ("GET", P + "/procedures"): READ,
     ("POST", P + "/procedures"): WRITE,
     ("POST", P + "/procedures/{procedure_id}/cancel"): WRITE,
+    ("GET", P + "/supplies"): READ,
+    ("POST", P + "/supplies"): WRITE,
     ("GET", P + "/questionnaires"): READ,
     ("POST", P + "/questionnaires"): WRITE,
     ("GET", P + "/screen"): READ,
@@ -252,6 +254,8 @@ class World:
             ("POST", P + "/courses/{course_id}/plans"):
                 {"request": {"from_date": "2025-06-02", "protocol": "ldnrt-liquid"}},
             ("POST", P + "/procedures"): {"name": "knee arthroscopy", "at": "2025-07-01T08:00"},
+            ("POST", P + "/supplies"): {"dispensed_on": "2025-06-02", "form": "liquid",
+                                        "quantity": 50, "strength": 1.0},
             ("POST", P + "/checkins/import"): {"csv": "date,ratings.pain\n2025-06-01,4\n"},
             ("POST", P + "/nof1"): {"a": {"dose_mg": 3.0, "time": "22:00"},
                                     "b": {"dose_mg": 4.5, "time": "22:00"},

@@ -35,6 +35,7 @@ from lowdose.services import (
     questionnaires,
     reports,
     screening,
+    supplies,
 )
 from lowdose.services.auditlog import verify_audit_log
 from lowdose.services.checkins import CheckinInput
@@ -215,6 +216,11 @@ CASES: dict[str, Prepare] = {
         c.db, c.ctx("clinician"), {"resourceType": "Bundle", "type": "collection", "entry": [
             {"resource": {"resourceType": "Condition", "code": {"text": "migraine"}}}]},
         c.ids.alice)),
+    "supplies.add_supply": _plain(lambda c: supplies.add_supply(
+        c.db, c.ctx("clinician"), c.ids.alice, dispensed_on=DAY, form="capsule",
+        quantity=30, strength=1.5)),
+    "supplies.list_supplies": _plain(lambda c: supplies.list_supplies(
+        c.db, c.ctx("clinician"), c.ids.alice)),
 }
 # Use cases that reach patients without a patient_id argument.
 EXTRA: dict[str, Prepare] = {

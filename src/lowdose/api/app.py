@@ -22,6 +22,7 @@ from lowdose.api import (
     problems,
     records,
     reports,
+    supplies,
 )
 from lowdose.settings import Settings, get_settings
 from lowdose.web import learn as web_learn
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(outcomes.router)
     app.include_router(reports.router)
     app.include_router(calendar.router)
+    app.include_router(supplies.router)
     app.include_router(fhir.router)
     app.include_router(cdshooks.router)
     app.include_router(web_learn.router)  # the cited LDN guide, public, under /learn

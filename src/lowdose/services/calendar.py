@@ -41,6 +41,7 @@ from lowdose.services.accounts import actor_of
 from lowdose.services.context import Context
 from lowdose.services.errors import NotFound, ServiceError
 from lowdose.services.procedures import planned_procedures
+from lowdose.services.supplies import latest_supply
 from lowdose.store.db import Database
 from lowdose.store.models import CalendarFeed, CalendarPreference, LdnCourse, PlanVersion, User
 
@@ -140,13 +141,16 @@ class _Record:
     courses: list[CoursePlans]
     surgeries: list[Surgery]
     refills: list[Refill]
+    refill_notes: tuple[str, ...]  # why there is no refill reminder, when there is none
 
 
 def _gather(access: Access) -> _Record:
     # Procedures with opioids expected need the hold, exactly as the screen decides it.
     surgeries = [Surgery(p.id, p.name, p.at) for p in planned_procedures(access)
                  if not p.cancelled and p.opioids_expected]
-    return _Record(_preferences(access), _course_plans(access), surgeries, _refills(access))
+    refills, refill_notes = _refills(access)
+    return _Record(_preferences(access), _course_plans(access), surgeries, refills,
+                   refill_notes)
 
 
 def _comparison_days(db: Database, ctx: Context, patient_id: int) -> list[ComparisonDay]:
@@ -161,7 +165,7 @@ def _render(record: _Record, comparison: list[ComparisonDay], now: datetime,
     prefs, facts = record.preferences, load_perioperative_facts()
     zone = ZoneInfo(prefs.timezone) if prefs.timezone else None
     local_now = (now.astimezone(zone) if zone and now.tzinfo else now).replace(tzinfo=None)
-    notes = () if record.refills else (NO_SUPPLY,)
+    notes = record.refill_notes
     plan = schedule(record.courses, record.surgeries, record.refills,
                     hold_hours=facts.default_hold_hours if hold_hours is None else hold_hours,
                     as_of=local_now, facts=facts, comparison=comparison)
@@ -170,10 +174,15 @@ def _render(record: _Record, comparison: list[ComparisonDay], now: datetime,
     return CalendarFile(calendar.to_ical(), (*plan.notes, *notes))
 
 
-def _refills(access: Access) -> list[Refill]:
-    # The record keeps no dispensing (quantity, date) yet, so there is nothing to count down
-    # from; the calendar says so (NO_SUPPLY) instead of guessing.
-    return []
+def _refills(access: Access) -> tuple[list[Refill], tuple[str, ...]]:
+    """The refill-by date of the supply in use, or why there is none (no supply on the
+    record, or no dose to count it down with): said, never guessed."""
+    supply = latest_supply(access)
+    if supply is None:
+        return [], (NO_SUPPLY,)
+    if supply.refill_by is None:
+        return [], supply.notes[:1]
+    return [Refill(f"supply-{supply.id}", supply.refill_by)], ()
 
 
 def _course_plans(access: Access) -> list[CoursePlans]:

@@ -507,3 +507,26 @@ class CdsJwtId(Base):
     jti: Mapped[str] = mapped_column(String(255), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     seen_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# --- supplies (issue 6; migration 0006) ---
+
+SUPPLY_FORMS = ("capsule", "liquid")
+
+
+class Supply(Base):
+    """A supply of LDN the pharmacy dispensed. Only ever appended: a correction is a new row,
+    and the newest dispensing is the one the refill reminder counts down from."""
+
+    __tablename__ = "supplies"
+    __table_args__ = (CheckConstraint(_in("form", SUPPLY_FORMS), name="form"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    dispensed_on: Mapped[date] = mapped_column(Date)
+    form: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[float] = mapped_column(Float)  # capsules, or mL of liquid
+    strength: Mapped[float] = mapped_column(Float)  # mg per capsule, or mg/mL
+    price: Mapped[float | None] = mapped_column(Float)  # per fill, any currency
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
