@@ -13,7 +13,7 @@ from lowdose.core.perioperative import plan_hold
 from lowdose.errors import InputError
 from lowdose.knowledge.instruments import Instrument, load_instruments
 from lowdose.knowledge.regimens import load_formulation_facts, load_perioperative_facts
-from lowdose.services import procedures, questionnaires
+from lowdose.services import procedures, questionnaires, supplies
 from lowdose.services.errors import NotFound
 from lowdose.web import session
 from lowdose.web.patient import Own, own_record, tonight
@@ -44,8 +44,9 @@ def supply_page(request: Request) -> Response:
 
 @router.post("/supply")
 async def supply_calculate(request: Request) -> Response:
-    """Supply arithmetic for what the pharmacy dispensed; nothing is stored."""
-    own_record(request)
+    """Supply arithmetic for what the pharmacy dispensed; "Save this supply" also stores it,
+    so the calendar reminds of the refill (capsules are taken as made at the dose given)."""
+    own = own_record(request)
     values = {key: str(value).strip() for key, value in (await request.form()).items()
               if key != "csrf_token"}
     try:
@@ -59,11 +60,18 @@ async def supply_calculate(request: Request) -> Response:
             quantity=_number(values, "quantity"), start=_day(values, "start"),
             mg_per_ml=_number(values, "mg_per_ml") if kind == "liquid" else None,
             facts=load_formulation_facts()).to_dict()
+        saved = None
+        if values.get("save") == "1":
+            saved = supplies.add_supply(
+                session.database(request), own.ctx, own.patient_id,
+                dispensed_on=_day(values, "start"), form=kind,
+                quantity=_number(values, "quantity"),
+                strength=_number(values, "mg_per_ml" if kind == "liquid" else "dose_mg"))
     except InputError as exc:
         return render(request, "patient/supply.html", {"values": values, "result": None,
                                                        "error": exc}, status=422)
     return render(request, "patient/supply.html", {"values": values, "result": result,
-                                                   "error": None})
+                                                   "saved": saved, "error": None})
 
 
 # --------------------------------------------------------------------------- surgery
