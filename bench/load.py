@@ -442,7 +442,11 @@ def serving(url: str, data_dir: Path, workers: int) -> Iterator[tuple[int, int]]
         yield port, process.pid
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # still working through requests given up on
+            process.kill()
+            process.wait(timeout=30)
 
 
 def warm_up(port: int, patients: list[Patient], clinicians: list[Clinician]
