@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import socket
 import statistics
 import subprocess
@@ -38,9 +37,9 @@ from typing import Any
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from results import write_section
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
 LOWDOSE = Path(sys.executable).with_name("lowdose")
 SECTION = "## CDS Hooks (bench/cdshooks.py)"
 ISSUER = "https://ehr.bench.example"
@@ -323,15 +322,6 @@ def section(runs: list[Load], health: Load, clients: int, seconds: float, cards:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (or add it), keeping the others."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: text + "\n", old) if pattern.search(old) else (
-        old.rstrip("\n") + "\n\n" + text)
-    RESULTS.write_text(new)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8)
@@ -367,7 +357,7 @@ def main() -> None:
         if run.errors:
             print(f"{run.name}: answers by status {run.statuses}", file=sys.stderr)
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
     print(text)
 
 

@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import socket
 import sqlite3
 import statistics
@@ -37,9 +36,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
+from results import write_section
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
 LOWDOSE = Path(sys.executable).with_name("lowdose")
 SECTION = "## Check-in writes (bench/checkins.py)"
 FIRST_DAY = date(2000, 1, 1)  # before the demo's diaries: every write is a new date
@@ -382,15 +381,6 @@ this machine; queued on a lock and a file lock they gave p95 1.2-1.7 s and 24-40
 same conditions. The budget (≥ 1,000/s, p95 ≤ 50 ms) needs roughly 1 ms per write: not met."""
 
 
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (or add it), keeping the others."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: text + "\n", old) if pattern.search(old) else (
-        old.rstrip("\n") + "\n\n" + text)
-    RESULTS.write_text(new)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
@@ -408,7 +398,7 @@ def main() -> None:
             with postgres_backend() as backend:
                 results.append(measure(backend, directory / "pg", args.clients, args.seconds))
     text = section(results, args.clients, args.seconds)
-    write_section(text)
+    write_section(SECTION, text)
     print(text)
 
 

@@ -47,9 +47,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
+from results import write_section
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
 LOWDOSE = Path(sys.executable).with_name("lowdose")
 CACHE = HERE / ".cache"
 CLINIC = CACHE / "clinic-10000x365.sqlite3"
@@ -568,15 +568,6 @@ def section(run: Run) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (or add it), keeping the others."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: text + "\n", old) if pattern.search(old) else (
-        old.rstrip("\n") + "\n\n" + text)
-    RESULTS.write_text(new)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10)
@@ -587,7 +578,7 @@ def main() -> None:
     run = measure(args.rate, args.minutes * 60, args.workers)
     text = section(run)
     if args.write:
-        write_section(text)
+        write_section(SECTION, text)
     print(text)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import panel as clinic  # bench/panel.py: the cached clinics
+from results import write_section
 
 SECTION = "## Monitoring flags, whole clinic (bench/monitoring.py)"
 
@@ -112,19 +113,7 @@ def main() -> None:
     text = report(args)
     print(text)
     if args.write:
-        _write(text)
-
-
-def _write(text: str) -> None:
-    current = clinic.RESULTS.read_text(encoding="utf-8")
-    if SECTION in current:
-        before, _, rest = current.partition(SECTION)
-        after = rest[rest.find("\n## "):] if "\n## " in rest else ""
-        current = before.rstrip("\n") + "\n\n" + text + after
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    clinic.RESULTS.write_text(current if current.endswith("\n") else current + "\n",
-                              encoding="utf-8")
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

@@ -30,9 +30,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from results import write_section
+
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
-RESULTS = HERE / "RESULTS.md"
 LOWDOSE = Path(sys.executable).with_name("lowdose")
 PG_SERVER = os.environ.get("LOWDOSE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 BUDGET_MS = 300.0
@@ -287,17 +288,6 @@ def _flags(result: dict[str, Any] | None) -> str:
             f"per patient; {flags['with_flags']:,} with flags)")
 
 
-def write_section(text: str) -> None:
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if SECTION in current:
-        before, _, rest = current.partition(SECTION)
-        after = rest[rest.find("\n## "):] if "\n## " in rest else ""
-        current = before.rstrip("\n") + "\n\n" + text + after
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    RESULTS.write_text(current if current.endswith("\n") else current + "\n", encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=10_000)
@@ -311,7 +301,7 @@ def main() -> None:
     text = report(args)
     print(text)
     if args.write:
-        write_section(text)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":
