@@ -164,6 +164,17 @@ def test_target_above_the_usual_ceiling_is_refused_without_a_clinician() -> None
     assert "4.5 mg" in caught.value.message and "6 mg" in caught.value.message
 
 
+def test_a_start_above_the_usual_ceiling_is_refused_without_a_clinician() -> None:
+    # A step-down plan from 6 mg would otherwise schedule a week above 4.5 mg unreviewed.
+    with pytest.raises(InputError) as caught:
+        make(start_mg=6, step_mg=0.5, every_days=7, target_mg=4.5)
+    assert caught.value.field == "start_mg"
+    assert "4.5 mg" in caught.value.message and "6 mg" in caught.value.message
+    tapered = make(start_mg=6, step_mg=0.5, every_days=7, target_mg=4.5,
+                   clinician_override=True)
+    assert tapered.doses == (6, 5.5, 5, 4.5)
+
+
 def test_clinician_can_set_a_target_above_the_ceiling_with_a_note() -> None:
     p = make(start_mg=1.5, step_mg=1.5, every_days=7, target_mg=6, clinician_override=True)
     assert p.doses[-1] == 6

@@ -240,11 +240,13 @@ def _check_ceiling(
         if dose > most:
             raise InputError(field, f"{float(dose):g} mg is above {float(most):g} mg, the "
                                     f"highest LDN dose in the sources")
-    if target > ceiling and not clinician_override:
-        raise InputError("target_mg", f"{float(target):g} mg is above the usual ceiling of "
-                                      f"{float(ceiling):g} mg; only a clinician can set "
-                                      f"a higher target (trials went up to "
-                                      f"{facts.ceiling.trial_max_mg:g} mg)")
+    # A tapering plan starts at its highest dose, so the start needs the same permission.
+    for field, dose in (("target_mg", target), ("start_mg", start)):
+        if dose > ceiling and not clinician_override:
+            raise InputError(field, f"{float(dose):g} mg is above the usual ceiling of "
+                                    f"{float(ceiling):g} mg; only a clinician can set "
+                                    f"a higher dose (trials went up to "
+                                    f"{facts.ceiling.trial_max_mg:g} mg)")
 
 
 def _ladder(spec: _Spec, measure: Measure) -> list[Fraction]:
