@@ -11,8 +11,23 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from lowdose.store.models import AuthToken
+
+
+class TokenTimes(Protocol):
+    """What `is_usable` reads of a stored token."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def revoked_at(self) -> datetime | None: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def last_used_at(self) -> datetime: ...
+
 
 # The prefix makes leaked tokens easy to recognise for secret scanners and people.
 PREFIX = "ldt_"
@@ -45,10 +60,10 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def is_usable(record: AuthToken, now: datetime) -> bool:
+def is_usable(record: TokenTimes, now: datetime) -> bool:
     """Whether the token is neither revoked, nor idle too long, nor past its absolute end.
 
-    `now` is naive UTC, like the stored times.
+    `record` is a stored token (ORM object or row); `now` is naive UTC, like the stored times.
     """
     lifetime = LIFETIMES[record.kind]
     return (

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from lowdose.errors import InputError
@@ -221,19 +221,24 @@ def authenticate_token(db: Database, token: str, *, now: datetime,
     revoked, expired, of another `kind`, or its user is disabled."""
     at = utc_naive(now)
     with db.transaction(write=False) as session:
-        record = session.scalar(select(AuthToken)
-                                .where(AuthToken.token_hash == tokens.hash_token(token)))
-        user = session.get(User, record.user_id) if record else None
-        if (record is None or user is None or not user.active
-                or (kind is not None and record.kind != kind)
-                or not tokens.is_usable(record, at)):
+        found = session.execute(_TOKEN_USER, {"token_hash": tokens.hash_token(token)}).first()
+        if (found is None or not found.active
+                or (kind is not None and found.kind != kind)
+                or not tokens.is_usable(found, at)):
             raise Unauthenticated("invalid or expired token")
-        actor, stale = actor_of(user), at - record.last_used_at >= tokens.TOUCH_INTERVAL
-    if stale:
+    if at - found.last_used_at >= tokens.TOUCH_INTERVAL:
         with db.transaction() as session:
-            session.execute(update(AuthToken).where(AuthToken.id == record.id)
+            session.execute(update(AuthToken).where(AuthToken.id == found.token_id)
                             .values(last_used_at=at))
-    return actor
+    return Actor(user_id=found.user_id, role=Role(found.role), clinic_id=found.clinic_id)
+
+
+# Runs on every API call and page view: one prepared Core statement, no ORM objects.
+_TOKEN_USER = (select(AuthToken.id.label("token_id"), AuthToken.kind, AuthToken.revoked_at,
+                      AuthToken.expires_at, AuthToken.last_used_at, User.id.label("user_id"),
+                      User.role, User.clinic_id, User.active)
+               .join(User, User.id == AuthToken.user_id)
+               .where(AuthToken.token_hash == bindparam("token_hash")))
 
 
 def logout(db: Database, token: str, *, now: datetime, source: str | None = None) -> None:
