@@ -15,6 +15,7 @@ from lowdose.security import audit
 from lowdose.security.policy import ClinicAction, authorize_clinic
 from lowdose.services.context import Context
 from lowdose.services.errors import Forbidden
+from lowdose.store.backup import make_backup
 from lowdose.store.db import Database, is_sqlite
 
 SUFFIXES = (".sqlite3", ".dump")
@@ -46,8 +47,6 @@ def list_backups(ctx: Context, directory: Path) -> list[BackupInfo]:
 def create_backup(db: Database, ctx: Context, url: str, directory: Path) -> BackupInfo:
     """Copy the whole database to a new file in `directory`; audited."""
     _require(ctx)
-    from lowdose.cli.ops import make_backup  # the one implementation of the copy
-
     stamp = ctx.now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = directory / f"lowdose-{stamp}{'.sqlite3' if is_sqlite(url) else '.dump'}"
     made = make_backup(url, out)
