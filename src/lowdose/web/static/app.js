@@ -167,6 +167,28 @@
     });
   }
 
+  // Signing out leaves nothing of this person's record on the device: a check-in still waiting
+  // is deleted, after one warning (the first press says so; the second signs out).
+  function wireSignOut() {
+    var form = document.querySelector("form.signout");
+    var patient = currentPatient();
+    if (!form || !patient) { return; }
+    var warned = false;
+    form.addEventListener("submit", function (event) {
+      var waiting = readOutbox().filter(function (item) { return item.patient === patient; });
+      if (waiting.length && !warned) {
+        event.preventDefault();
+        warned = true;
+        say(waiting.length + (waiting.length === 1 ? " check-in has" : " check-ins have") +
+            " not reached the server yet. Signing out deletes " +
+            (waiting.length === 1 ? "it" : "them") + " from this device: press Sign out " +
+            "again to do that, or stay signed in until you are back online.");
+        return;
+      }
+      writeOutbox(readOutbox().filter(function (item) { return item.patient !== patient; }));
+    });
+  }
+
   // ------------------------------------------------------------------ service worker
   function registerServiceWorker() {
     if ("serviceWorker" in navigator) {
@@ -177,6 +199,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     startIdleWatch();
     wireCheckinForm();
+    wireSignOut();
     registerServiceWorker();
     window.addEventListener("online", flushOutbox);
     flushOutbox();
