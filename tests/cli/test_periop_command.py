@@ -36,6 +36,25 @@ def test_last_dose_is_the_latest_dose_leaving_the_whole_hold(
     assert out["hold_hours"] == float(hold)
 
 
+@pytest.mark.parametrize("where", [["--timezone", "America/New_York"], []])
+def test_a_spring_forward_night_inside_the_hold_does_not_shorten_it(
+    lowdose: RunLowdose, where: list[str]
+) -> None:
+    # New York clocks went forward on 2025-03-09: Friday 07:30 to Monday 08:00 is only 71.5
+    # real hours. Without --timezone the machine's zone (TZ) is the one used.
+    run = lowdose("periop", "--surgery", "2025-03-10T08:00", "--dose-time", "07:30",
+                  "--as-of", "2025-03-01T09:00", *where, "--json",
+                  env={"TZ": "America/New_York"})
+    assert run.code == 0, run.stderr
+    assert run.json()["last_dose_by"] == "2025-03-06T07:30"
+
+
+def test_an_unknown_time_zone_exits_1_naming_the_option(lowdose: RunLowdose) -> None:
+    run = lowdose("periop", "--surgery", SURGERY, "--timezone", "Mars/Olympus", "--json")
+    assert run.code == 1
+    assert "--timezone" in run.stderr and "Mars/Olympus" in run.stderr
+
+
 def test_defaults_are_the_bedtime_dose_and_the_cited_hold(lowdose: RunLowdose) -> None:
     run = lowdose("periop", "--surgery", SURGERY, "--as-of", EARLY, "--json")
     assert run.code == 0, run.stderr

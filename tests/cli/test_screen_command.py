@@ -108,6 +108,17 @@ def test_a_procedure_gets_the_hold_and_lowdose_hold_hours_changes_it(
     assert shorter["perioperative"]["last_dose_by"] == "2025-06-09T22:00"
 
 
+def test_the_hold_counts_real_hours_across_a_daylight_saving_change(
+    lowdose: RunLowdose, tmp_path: Path
+) -> None:
+    # New York clocks went forward on 2025-03-09: Friday 07:30 to Monday 08:00 is 71.5 hours.
+    document = {"as_of": "2025-03-01T09:00", "ldn": {"dose_mg": 4.5, "time": "07:30"},
+                "procedures": [{"name": "hip replacement", "at": "2025-03-10T08:00",
+                                "opioids_expected": True}]}
+    result = screen_json(lowdose, tmp_path, document, env={"TZ": "America/New_York"})
+    assert result["perioperative"]["last_dose_by"] == "2025-03-06T07:30"
+
+
 def test_the_profile_can_come_from_stdin(lowdose: RunLowdose) -> None:
     document = profile({"text": "Norco 5/325 mg", "last_taken": "2025-06-01"})
     run = lowdose("screen", "-", "--json", stdin=json.dumps(document))

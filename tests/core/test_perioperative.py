@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -31,9 +32,39 @@ def hold(
     last_taken: datetime | None = None,
     dose_mg: float | None = None,
     facts: PerioperativeFacts = FACTS,
+    zone: ZoneInfo | None = None,
 ) -> HoldPlan:
     return plan_hold(surgery_at=surgery_at, dose_time=dose_time, hold_hours=hold_hours,
-                     as_of=as_of, last_taken=last_taken, facts=facts, dose_mg=dose_mg)
+                     as_of=as_of, last_taken=last_taken, facts=facts, dose_mg=dose_mg,
+                     zone=zone)
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def test_a_spring_forward_night_inside_the_hold_does_not_shorten_it() -> None:
+    # Clocks in New York went forward on 2025-03-09: 07:30 on Friday to 08:00 on Monday is
+    # 72.5 hours on the clock face but only 71.5 real hours, less than the 72-hour hold.
+    monday = datetime(2025, 3, 10, 8, 0)
+    plan = hold(surgery_at=monday, dose_time=time(7, 30), as_of=datetime(2025, 3, 1, 9, 0),
+                zone=NEW_YORK)
+    assert plan.last_dose_by == datetime(2025, 3, 6, 7, 30)
+    took_friday = hold(surgery_at=monday, dose_time=time(7, 30), zone=NEW_YORK,
+                       as_of=datetime(2025, 3, 9, 9, 0), last_taken=datetime(2025, 3, 7, 7, 30))
+    assert not took_friday.can_meet_hold
+    assert "71.5 hours before surgery" in took_friday.surgical_team_note
+
+
+def test_a_fall_back_night_inside_the_hold_allows_the_dose_that_leaves_72_real_hours() -> None:
+    # Clocks went back on 2025-11-02: 08:30 on Saturday to 08:00 on Tuesday is 72.5 real hours.
+    plan = hold(surgery_at=datetime(2025, 11, 4, 8, 0), dose_time=time(8, 30),
+                as_of=datetime(2025, 10, 20, 9, 0), zone=NEW_YORK)
+    assert plan.last_dose_by == datetime(2025, 11, 1, 8, 30)
+
+
+def test_without_a_zone_the_hold_counts_clock_hours() -> None:
+    plan = hold(surgery_at=datetime(2025, 3, 10, 8, 0), dose_time=time(7, 30))
+    assert plan.last_dose_by == datetime(2025, 3, 7, 7, 30)
 
 
 def test_default_hold_is_the_oral_naltrexone_three_days_at_bedtime() -> None:

@@ -8,12 +8,14 @@ Only the standard library is imported here: this module is loaded on every start
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lowdose.errors import InputError
 
@@ -127,6 +129,32 @@ def parse_time(option: str, text: str) -> time:
     if moment.tzinfo is not None:
         raise InputError(option, "give the local clock time without a time zone")
     return moment
+
+
+def parse_zone(option: str, name: str | None) -> ZoneInfo | None:
+    """The IANA time zone named, else this machine's (TZ, then /etc/localtime), else None:
+    the clock times typed are read there so a daylight-saving change is counted."""
+    if name is not None:
+        zone = _zone(name)
+        if zone is None:
+            raise InputError(option, f"{name[:64]!r} is not a time zone name such as "
+                                     f"Europe/London or America/New_York")
+        return zone
+    configured = os.environ.get("TZ", "").removeprefix(":")
+    if configured:
+        return _zone(configured)
+    try:
+        with open("/etc/localtime", "rb") as local:
+            return ZoneInfo.from_file(local)
+    except (OSError, ValueError):
+        return None
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def emit_json(data: Any) -> None:

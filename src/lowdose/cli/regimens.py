@@ -12,7 +12,14 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from lowdose.cli.inputs import emit_json, options, parse_date, parse_datetime, parse_time
+from lowdose.cli.inputs import (
+    emit_json,
+    options,
+    parse_date,
+    parse_datetime,
+    parse_time,
+    parse_zone,
+)
 from lowdose.cli.settings import load_settings
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON (the contract).")]
@@ -195,6 +202,9 @@ def periop(
     last_taken: Annotated[str | None, typer.Option(
         help="Last dose already taken, YYYY-MM-DDTHH:MM.")] = None,
     dose: Annotated[float | None, typer.Option(help="Daily dose, mg (for the note).")] = None,
+    timezone: Annotated[str | None, typer.Option(
+        help="Where the times are, e.g. Europe/London, so a daylight-saving change counts "
+             "[default: this machine's].")] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """When to take the last dose before surgery, and what to tell the surgical team."""
@@ -207,11 +217,12 @@ def periop(
                                                                           dose_time)
     now = _now() if as_of is None else parse_datetime("--as-of", as_of)
     taken = None if last_taken is None else parse_datetime("--last-taken", last_taken)
+    zone = parse_zone("--timezone", timezone)
     hours = hold_hours if hold_hours is not None else (
         load_settings().hold_hours or facts.default_hold_hours)
     with options(PERIOP_OPTIONS):
         result = plan_hold(surgery_at=surgery_at, dose_time=daily, hold_hours=hours,
-                           as_of=now, last_taken=taken, facts=facts, dose_mg=dose)
+                           as_of=now, last_taken=taken, facts=facts, dose_mg=dose, zone=zone)
     data = result.to_dict()
     if json_output:
         emit_json(data)

@@ -6,24 +6,28 @@ from typing import Annotated, Any
 
 import typer
 
-from lowdose.cli.inputs import emit_json, parse_model, read_json
+from lowdose.cli.inputs import emit_json, parse_model, parse_zone, read_json
 
 
 def screen(
     profile: Annotated[str, typer.Argument(
         help="Profile JSON file (design §3.1), or - to read it from stdin.")],
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    timezone: Annotated[str | None, typer.Option(
+        help="Where the profile's times are, e.g. Europe/London, so a daylight-saving change "
+             "counts in the hold before surgery [default: this machine's].")] = None,
 ) -> None:
-    """Screen a profile: is it safe to start or continue LDN? Hold before surgery: by default
-    the facts' hold, or LOWDOSE_HOLD_HOURS."""
+    """Screen a profile: is it safe to start or continue LDN? The hold before surgery is
+    LOWDOSE_HOLD_HOURS, else the facts'."""
     from lowdose.cli.settings import load_settings
     from lowdose.core.screening import screen as run_screen
     from lowdose.knowledge.screening import load_screening_knowledge
     from lowdose.schemas.screening import Profile
 
+    zone = parse_zone("--timezone", timezone)
     parsed = parse_model(Profile, read_json(profile, "PROFILE"))
     result = run_screen(parsed.to_core(), load_screening_knowledge(),
-                        hold_hours=load_settings().hold_hours)
+                        hold_hours=load_settings().hold_hours, zone=zone)
     data = result.to_dict()
     if json_output:
         emit_json(data)

@@ -1,15 +1,16 @@
 """Holding LDN before surgery: the last dose, whether the hold can still be met, what to tell
 the surgical team, when to ask about restarting, and calendar entries for all three.
 
-Times are local wall-clock times without a time zone (as the patient reads them off a clock);
-a daylight-saving change inside the hold shifts the real interval by an hour.
+Times are local wall-clock times without a time zone (as the patient reads them off a clock).
+Given the place's `zone`, the hold counts real hours, so a daylight-saving change inside it
+cannot shorten it; without one, hours are counted on the clock face.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import NamedTuple
 
 from lowdose.errors import InputError
@@ -62,19 +63,21 @@ def plan_hold(
     last_taken: datetime | None,
     facts: PerioperativeFacts,
     dose_mg: float | None = None,
+    zone: tzinfo | None = None,
 ) -> HoldPlan:
     """Plan the hold of a daily dose taken at `dose_time` before surgery at `surgery_at`.
 
-    `last_taken` is the last dose already taken, if known; `dose_mg` only improves the note.
+    `last_taken` is the last dose already taken, if known; `dose_mg` only improves the note;
+    `zone` is where the clock times are read (see the module note).
     """
     _check(surgery_at, dose_time, hold_hours, as_of, last_taken, dose_mg, facts)
     hold = timedelta(hours=hold_hours)
-    last_dose_by = latest_dose_at_or_before(surgery_at - hold, dose_time)
+    last_dose_by = _last_dose_by(surgery_at, dose_time, hold, zone)
     # A patient who has already stopped early enough meets the hold whatever "now" is.
-    stopped = last_taken is not None and surgery_at - last_taken >= hold
-    can_meet = stopped or as_of <= last_dose_by
+    stopped = last_taken is not None and elapsed(last_taken, surgery_at, zone) >= hold
+    can_meet = stopped or elapsed(as_of, last_dose_by, zone) >= timedelta(0)
     values = _note_values(surgery_at, dose_time, hold_hours, last_dose_by, last_taken, dose_mg,
-                          dose_unknown=facts.team_note.dose_unknown)
+                          dose_unknown=facts.team_note.dose_unknown, zone=zone)
     note = _team_note(facts, values, stopped=stopped, can_meet=can_meet,
                       last_known=last_taken is not None)
     restart = facts.restart
@@ -97,6 +100,25 @@ def plan_hold(
         last_taken=last_taken,
         calendar=calendar,
     )
+
+
+def elapsed(start: datetime, end: datetime, zone: tzinfo | None) -> timedelta:
+    """Real time from `start` to `end`, local clock times read in `zone` (clock-face hours
+    without one): across a spring-forward night 08:00 to 08:00 is 23 hours."""
+    if zone is None:
+        return end - start
+    return end.replace(tzinfo=zone).astimezone(UTC) - start.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _last_dose_by(surgery_at: datetime, dose_time: time, hold: timedelta,
+                  zone: tzinfo | None) -> datetime:
+    """The latest daily dose at least `hold` of real time before surgery."""
+    # The clock-face answer is off by at most the daylight-saving shift: try the next day's
+    # dose too, then step back until the real interval is long enough.
+    dose = latest_dose_at_or_before(surgery_at - hold, dose_time) + _DAY
+    while elapsed(dose, surgery_at, zone) < hold:
+        dose -= _DAY
+    return dose
 
 
 def latest_dose_at_or_before(moment: datetime, dose_time: time) -> datetime:
@@ -145,6 +167,7 @@ def _note_values(
     dose_mg: float | None,
     *,
     dose_unknown: str,
+    zone: tzinfo | None,
 ) -> dict[str, str]:
     """What the note templates may name, as readable text."""
     return {
@@ -154,7 +177,7 @@ def _note_values(
         "surgery_at": _readable(surgery_at),
         "last_dose_by": _readable(last_dose_by),
         "last_taken": "" if last_taken is None else _readable(last_taken),
-        "gap_hours": "" if last_taken is None else _hours_between(last_taken, surgery_at),
+        "gap_hours": "" if last_taken is None else _hours(elapsed(last_taken, surgery_at, zone)),
     }
 
 
@@ -182,8 +205,8 @@ def _team_note(
     )
 
 
-def _hours_between(start: datetime, end: datetime) -> str:
-    return f"{round((end - start) / timedelta(hours=1), 1):g}"
+def _hours(interval: timedelta) -> str:
+    return f"{round(interval / timedelta(hours=1), 1):g}"
 
 
 def _iso(moment: datetime) -> str:

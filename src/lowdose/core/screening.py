@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from lowdose.core.medicines import AMBIGUOUS, UNKNOWN, Recognition, recognize
@@ -115,10 +115,11 @@ class ScreeningResult:
 
 
 def screen(profile: Profile, knowledge: ScreeningKnowledge, *,
-           hold_hours: float | None = None) -> ScreeningResult:
+           hold_hours: float | None = None, zone: tzinfo | None = None) -> ScreeningResult:
     """Screen `profile` before starting or continuing LDN.
 
-    `hold_hours` overrides the perioperative hold of the knowledge (72 h by default).
+    `hold_hours` overrides the perioperative hold of the knowledge (72 h by default); `zone`
+    is where the profile's clock times are read, so the hold counts real hours.
     """
     _check(profile, knowledge, hold_hours)
     recognitions = tuple(_recognize(i, m, knowledge) for i, m in enumerate(profile.medications))
@@ -129,7 +130,7 @@ def screen(profile: Profile, knowledge: ScreeningKnowledge, *,
     said = {f.code for f in findings}
     findings += [f for f in _condition_findings(conditions, knowledge.rules) if f.code not in said]
     findings += _flag_findings(profile, conditions, knowledge.rules)
-    plans = _perioperative(profile, knowledge, hold_hours)
+    plans = _perioperative(profile, knowledge, hold_hours, zone)
     findings.extend(_hold_finding(plan, procedure, knowledge.rules) for procedure, plan in plans)
     rules = knowledge.rules
     findings.sort(key=lambda f: rules.rank(f.level))
@@ -456,7 +457,8 @@ def _paediatric(age: int, weight_kg: float | None, rules: ScreeningRules) -> Fin
 
 
 def _perioperative(profile: Profile, knowledge: ScreeningKnowledge,
-                   hold_hours: float | None) -> list[tuple[Procedure, HoldPlan]]:
+                   hold_hours: float | None,
+                   zone: tzinfo | None) -> list[tuple[Procedure, HoldPlan]]:
     """A hold plan for every planned procedure with opioids expected, earliest first."""
     facts = knowledge.perioperative
     ldn = profile.ldn or LdnUse()
@@ -470,7 +472,7 @@ def _perioperative(profile: Profile, knowledge: ScreeningKnowledge,
     hours = facts.default_hold_hours if hold_hours is None else hold_hours
     return [(p, plan_hold(surgery_at=p.at, dose_time=dose_time, hold_hours=hours,
                           as_of=profile.as_of, last_taken=last_taken, facts=facts,
-                          dose_mg=ldn.dose_mg))
+                          dose_mg=ldn.dose_mg, zone=zone))
             for p in upcoming]
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, vDuration
@@ -144,17 +144,19 @@ class Schedule:
 def schedule(courses: Sequence[CoursePlans], surgeries: Sequence[Surgery],
              refills: Sequence[Refill], *, hold_hours: float, as_of: datetime,
              facts: PerioperativeFacts,
-             comparison: Sequence[ComparisonDay] = ()) -> Schedule:
+             comparison: Sequence[ComparisonDay] = (),
+             zone: tzinfo | None = None) -> Schedule:
     """Every dose run, hold and refill of the record, dose runs cut short by the holds.
 
     `as_of` is the patient's local wall-clock time now (it only decides whether a hold can
-    still be met).
+    still be met); `zone`, where the patient lives, makes a hold count real hours across a
+    daylight-saving change.
     """
     taken_over = frozenset(day.day for day in comparison)
     runs = [run for course in courses for run in course_runs(course)]
     runs = [kept for kept in (_skipping(run, taken_over) for run in runs) if kept is not None]
     runs += comparison_runs(comparison)
-    holds = tuple(_hold(s, runs, hold_hours, as_of, facts) for s in sorted(
+    holds = tuple(_hold(s, runs, hold_hours, as_of, facts, zone) for s in sorted(
         surgeries, key=lambda s: (s.at, s.id)))
     held = [_after_holds(run, holds) for run in runs]
     kept = tuple(run for run in held if run is not None)
@@ -217,7 +219,7 @@ def _skipping(run: DoseRun, taken_over: frozenset[date]) -> DoseRun | None:
 
 
 def _hold(surgery: Surgery, runs: Sequence[DoseRun], hold_hours: float, as_of: datetime,
-          facts: PerioperativeFacts) -> Hold:
+          facts: PerioperativeFacts, zone: tzinfo | None) -> Hold:
     """The core hold plan, at the dose time of the run in force when the hold begins."""
     begins = (surgery.at - timedelta(hours=hold_hours)).date()
     by_start = sorted(runs, key=lambda r: r.first)
@@ -231,7 +233,7 @@ def _hold(surgery: Surgery, runs: Sequence[DoseRun], hold_hours: float, as_of: d
     plan = plan_hold(surgery_at=surgery.at,
                      dose_time=run.time if run else facts.default_dose_time,
                      hold_hours=hold_hours, as_of=as_of, last_taken=None, facts=facts,
-                     dose_mg=run.dose_mg if run else None)
+                     dose_mg=run.dose_mg if run else None, zone=zone)
     return Hold(surgery, plan)
 
 
