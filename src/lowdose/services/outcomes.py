@@ -8,8 +8,9 @@ on a CSV, so both give the same numbers) and `core.monitoring.monitor`.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, func, or_, select
 from sqlalchemy.orm import Session
 
 from lowdose.core.diary import CheckIn, PlannedDose, observations
@@ -23,7 +24,7 @@ from lowdose.knowledge.instruments import load_instruments
 from lowdose.knowledge.monitoring import MonitoringRules, load_monitoring_rules
 from lowdose.security.policy import PatientAction
 from lowdose.services._access import Access, patient_access
-from lowdose.services.checkins import CheckinView, _view
+from lowdose.services.checkins import _stored_effects
 from lowdose.services.context import Context
 from lowdose.services.courses import _courses, current_plan
 from lowdose.services.questionnaires import stored_score
@@ -44,7 +45,7 @@ def analyze_patient(db: Database, ctx: Context, patient_id: int, *, start: date 
                 raise InputError("start", "no LDN course is recorded yet, so there is no "
                                           "start day to compare against")
             start = min(started)
-        return analyze_outcomes(observations(_diary(access)), start=start,
+        return analyze_outcomes(observations(_rated_days(access)), start=start,
                                 instruments=load_instruments(), rules=load_monitoring_rules(),
                                 onset_days=onset_days)
 
@@ -59,7 +60,7 @@ def patient_flags(db: Database, ctx: Context, patient_id: int) -> list[Flag]:
         steps = running[1].plan["steps"] if running and running[1] else []
         plan = [PlannedDose(date.fromisoformat(s["from"]), float(s["dose_mg"])) for s in steps]
         rules = load_monitoring_rules()
-        return monitor(_diary(access), today=today, rules=rules,
+        return monitor(_monitored_diary(access, today, rules), today=today, rules=rules,
                        course=load_side_effects(), plan=plan, instruments=load_instruments(),
                        scores=_recent_scores(access.session, access.patient.id, today, rules))
 
@@ -74,14 +75,41 @@ def _recent_scores(session: Session, patient_id: int, today: date,
     return [found for row in rows if (found := stored_score(row)) is not None]
 
 
+# The columns a core check-in needs, as plain rows: the stored values were checked when they
+# were written, and ORM objects or validated views of a year of diary cost more than the
+# analyses that read them.
+_DIARY = select(Checkin.date, Checkin.dose_taken, Checkin.dose_mg, Checkin.dose_time,
+                Checkin.ratings, Checkin.side_effects, Checkin.note)
+
+
 def _diary(access: Access) -> list[CheckIn]:
-    rows = access.session.scalars(select(Checkin)
+    """The patient's whole diary, oldest first."""
+    rows = access.session.execute(_DIARY.where(Checkin.patient_id == access.patient.id)
+                                  .order_by(Checkin.date)).all()
+    return [_core_checkin(row) for row in rows]
+
+
+def _rated_days(access: Access) -> list[CheckIn]:
+    """The diary as the outcome analysis reads it: each day's ratings, nothing else."""
+    rows = access.session.execute(select(Checkin.date, Checkin.ratings)
                                   .where(Checkin.patient_id == access.patient.id)
                                   .order_by(Checkin.date)).all()
-    return [_core_checkin(_view(row)) for row in rows]
+    return [CheckIn(day=day, ratings=ratings) for day, ratings in rows]
 
 
-def _core_checkin(stored: CheckinView) -> CheckIn:
-    return CheckIn(day=stored.date, dose_taken=stored.dose_taken, dose_mg=stored.dose_mg,
-                   dose_time=stored.dose_time, ratings=dict(stored.ratings),
-                   side_effects=stored.side_effects, note=stored.note or "")
+def _monitored_diary(access: Access, today: date, rules: MonitoringRules) -> list[CheckIn]:
+    """What `monitor` reads of the diary: its look-back window and the last check-in up to
+    today (how long the diary has been silent), so the flags cost the same in year two."""
+    since = today - timedelta(days=rules.window.lookback_days - 1)
+    mine = Checkin.patient_id == access.patient.id
+    last = select(func.max(Checkin.date)).where(mine, Checkin.date <= today).scalar_subquery()
+    rows = access.session.execute(_DIARY.where(mine, or_(Checkin.date >= since,
+                                                         Checkin.date == last))
+                                  .order_by(Checkin.date)).all()
+    return [_core_checkin(row) for row in rows]
+
+
+def _core_checkin(row: Row[Any]) -> CheckIn:
+    return CheckIn(day=row.date, dose_taken=row.dose_taken, dose_mg=row.dose_mg,
+                   dose_time=row.dose_time, ratings=dict(row.ratings),
+                   side_effects=_stored_effects(row.side_effects), note=row.note or "")
