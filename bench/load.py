@@ -5,7 +5,8 @@ p99 ≤ 500 ms, memory ≤ 300 MB per worker).
 The clinic is the cached 10,000 patients × 365 days SQLite database that bench/panel.py builds
 (`bench/.cache/clinic-10000x365.sqlite3` with its sign-ins in `….built.json`). It is copied to
 a temporary directory first (the load writes check-ins; the cache is never touched) and served
-by `lowdose serve` (one uvicorn worker unless `--workers` says otherwise) in its own process.
+by `lowdose serve --workers 2` (as a clinic deploys it: several workers sharing the database,
+one per core on the 2-core benchmark machine; `--workers` changes it) in its own process.
 
 The load is open-loop: request n is due at start + n / rate whatever happened to the ones
 before it, so a slow server meets a growing queue instead of a politely waiting client.
@@ -14,8 +15,10 @@ it), so client-side lag counts against us rather than hiding server stalls. The 
 clinic morning: the 24 patients with logins read who they are, their courses, their diary and
 their outcomes and write a check-in (a new date each time, with an `Idempotency-Key`); the
 clinicians page and filter their panel and open patients' flags, outcomes and diaries; both
-also load their web home pages (`/today`, `/clinic/panel`) with a cookie session. The server's
-peak resident memory (VmRSS, its process and any children) is polled every second.
+also load their web home pages (`/today`, `/clinic/panel`) with a cookie session. Each server
+process's resident memory (VmRSS) and CPU time are polled every second: the budget is per
+worker, and a worker whose memory still grows in the second half of a run it keeps up with
+leaks (growth only while requests queue is the backlog).
 
 Writes (or replaces) the "Load" section of bench/RESULTS.md with `--write`.
 Run: `.venv/bin/python bench/load.py [--minutes 10] [--rate 50] [--write]`.
@@ -270,10 +273,7 @@ class Run:
     kinds: dict[str, Kind]
     elapsed: float  # from the first request due to the last answer
     sent: int
-    peak_rss_mb: float  # the whole process tree
-    peak_worker_rss_mb: float  # its largest single process
-    rss_start_mb: float
-    rss_end_mb: float
+    processes: list[ServerProcess]  # the server's, each with its own memory and CPU time
     late_starts: int  # requests the client itself started > 50 ms after they were due
     alone: dict[str, list[float]]  # each kind's times one at a time, before the load
 
@@ -293,6 +293,14 @@ class Run:
                    for name, kind in self.kinds.items() if self.alone.get(name)]
         total = sum(count for count, _ in counted)
         return sum(count * cost for count, cost in counted) / total if total else 0.0
+
+    @property
+    def workers_seen(self) -> list[ServerProcess]:
+        return [p for p in self.processes if p.role == "worker"]
+
+    @property
+    def peak_worker_rss_mb(self) -> float:
+        return max((p.rss_peak for p in self.workers_seen), default=0.0)
 
     @property
     def achieved_rate(self) -> float:
@@ -357,38 +365,91 @@ async def drive(port: int, requests: Iterator[Request], rate: float, seconds: fl
 
 # ---------------------------------------------------------------------------- memory
 
+TICKS = os.sysconf("SC_CLK_TCK")
 
-def _rss_by_process(pid: int) -> dict[int, int]:
-    """VmRSS in kB of a process and each of its descendants (none once they are gone)."""
-    found: dict[int, int] = {}
+
+@dataclass
+class ServerProcess:
+    """One server process over the run: resident memory (VmRSS, MB) and CPU seconds used."""
+
+    pid: int
+    role: str  # "worker", "supervisor" (uvicorn's parent of several workers) or "helper"
+    rss_start: float
+    rss_peak: float
+    rss_middle: float = 0.0  # at half time, to tell steady growth from a start-up step
+    rss_end: float = 0.0
+    cpu_start: float = 0.0
+    cpu_end: float = 0.0
+
+    @property
+    def cpu(self) -> float:
+        return self.cpu_end - self.cpu_start
+
+
+def _tree(pid: int) -> list[int]:
+    """A process and its descendants (uvicorn's workers are its children)."""
+    found = [pid]
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                found[pid] = int(line.split()[1])
         for task in Path(f"/proc/{pid}/task").iterdir():
             for child in (task / "children").read_text().split():
-                found |= _rss_by_process(int(child))
-    except (OSError, ValueError):
+                found += _tree(int(child))
+    except OSError:
         pass
     return found
 
 
-class RssPoller:
-    """Polls a process tree's resident memory once a second in a thread; keeps the peaks of
-    the whole tree and of its largest single process (a worker, when there are several)."""
+def _sample(pid: int) -> tuple[float, float] | None:
+    """VmRSS in MB and CPU seconds (user + system) of one process; None once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    rss = next(int(line.split()[1]) for line in status.splitlines()
+               if line.startswith("VmRSS:"))
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return rss / 1024, (int(fields[11]) + int(fields[12])) / TICKS
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.peak_kb = self.last_kb = self.peak_process_kb = 0
-        self._sample()
+
+def _role(pid: int, root: int, several: bool) -> str:
+    """uvicorn with several workers: a supervisor, its spawned workers and multiprocessing's
+    resource tracker (a helper); with one worker, the server process itself."""
+    if pid == root:
+        return "supervisor" if several else "worker"
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "helper"
+    return "worker" if b"spawn_main" in command else "helper"
+
+
+class RssPoller:
+    """Polls the server's processes once a second in a thread: each one's resident memory
+    (start, peak, half time, end) and CPU time, so a worker's memory is its own, not the sum."""
+
+    def __init__(self, root: int, seconds: float) -> None:
+        self.root, self.seconds = root, seconds
+        self.processes: dict[int, ServerProcess] = {}
+        self._started = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._sample()
 
     def _sample(self) -> None:
-        sizes = _rss_by_process(self.pid)
-        self.last_kb = sum(sizes.values())
-        self.peak_kb = max(self.peak_kb, self.last_kb)
-        self.peak_process_kb = max(self.peak_process_kb, *sizes.values(), 0)
+        middle = time.monotonic() - self._started < self.seconds / 2
+        tree = _tree(self.root)
+        for pid in tree:
+            found = _sample(pid)
+            if found is None:
+                continue
+            rss, cpu = found
+            role = _role(pid, self.root, len(tree) > 1)
+            process = self.processes.setdefault(pid, ServerProcess(pid, role, rss, rss,
+                                                             cpu_start=cpu))
+            process.rss_peak = max(process.rss_peak, rss)
+            process.rss_end, process.cpu_end = rss, cpu
+            if middle:
+                process.rss_middle = rss
 
     def _poll(self) -> None:
         while not self._stop.wait(1.0):
@@ -493,11 +554,10 @@ def measure(rate: float, seconds: float, workers: int) -> Run:
             alone = warm_up(port, patients, clinicians)
             requests = traffic(patients, clinicians, random.Random(SEED))
             print(f"{rate:g} requests/s for {seconds:g} s …", flush=True)
-            with RssPoller(pid) as rss:
-                start_kb = rss.last_kb
+            with RssPoller(pid, seconds) as rss:
                 kinds, elapsed, sent, late = asyncio.run(drive(port, requests, rate, seconds))
-            return Run(rate, seconds, workers, kinds, elapsed, sent, rss.peak_kb / 1024,
-                       rss.peak_process_kb / 1024, start_kb / 1024, rss.last_kb / 1024, late,
+            return Run(rate, seconds, workers, kinds, elapsed, sent,
+                       sorted(rss.processes.values(), key=lambda p: (p.role, p.pid)), late,
                        alone)
 
 
@@ -527,35 +587,39 @@ def section(run: Run) -> str:
     within, misses = verdict(run)
     overall = run.overall
     workers = "one uvicorn worker" if run.workers == 1 else f"{run.workers} uvicorn workers"
-    per_worker = "" if run.workers == 1 else (
-        f"; the largest single process peaked at {run.peak_worker_rss_mb:.0f} MB")
+    answered = len(overall.latencies)
+    cpu_ms = sum(p.cpu for p in run.processes) * 1000 / max(1, answered)
     lines = [SECTION, "",
              f"Open-loop load at {run.rate:g} requests/s for {run.seconds / 60:g} min against "
-             f"`lowdose serve` ({workers}) on a copy of the 10,000 patients × 365 days "
-             "SQLite clinic; budget (issue 7): 0 errors, p95 ≤ 200 ms, p99 ≤ 500 ms, "
-             "≤ 300 MB per worker. Latency runs from when a request was due (so client lag "
-             f"counts too); an error is a non-2xx answer, a timeout (> {TIMEOUT_S:g} s) or a "
-             "broken connection. Web pages are fetched with a cookie session.", "",
+             f"`lowdose serve --workers {run.workers}` ({workers}, as a clinic deploys it) on "
+             "a copy of the 10,000 patients × 365 days SQLite clinic; budget (issue 7): "
+             "0 errors, p95 ≤ 200 ms, p99 ≤ 500 ms, ≤ 300 MB per worker. Latency runs from "
+             "when a request was due (so client lag counts too); an error is a non-2xx answer, "
+             f"a timeout (> {TIMEOUT_S:g} s) or a broken connection. Web pages are fetched "
+             "with a cookie session. The load client runs on the same machine.", "",
              f"Machine: {os.cpu_count()} cores shared with other work, "
              f"{platform.python_implementation()} {platform.python_version()}, load average "
              f"{load} at the end, {date.today().isoformat()}.", "",
              f"**{'Within budget' if within else 'OVER BUDGET: ' + '; '.join(misses)}.** "
              f"{run.sent:,} requests sent ({run.achieved_rate:.1f}/s achieved; the last "
              f"answered {run.elapsed - run.seconds:.1f} s after the last was due; "
-             f"{run.late_starts} started > 50 ms late by the client). Server resident "
-             f"memory: {run.rss_start_mb:.0f} MB at the start, peak {run.peak_rss_mb:.0f} MB, "
-             f"{run.rss_end_mb:.0f} MB at the end{per_worker} (VmRSS polled each second, "
-             "children included). One request of "
-             f"this mix costs {_ms(run.cost_alone)} on average when sent alone (the warm-up, "
-             "one at a time, client and network included), so one worker answering them one "
-             f"after another manages about {1 / run.cost_alone if run.cost_alone else 0:.0f} "
-             "per second on this machine.", "",
-             "| requests | alone (median) | count | share | p50 | p95 | p99 | max | errors |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    rows = [*sorted(run.kinds.values(), key=lambda k: k.name), overall]
-    lines.append(f"| {TRIVIAL} | {_ms(statistics.median(run.alone[TRIVIAL]))} | — | — | — "
-                 "| — | — | — | — |")
-    for kind in rows:
+             f"{run.late_starts} started > 50 ms late by the client). The server used "
+             f"{cpu_ms:.1f} ms of CPU per answered request (its processes' CPU time over the "
+             "run). One request of this mix costs "
+             f"{_ms(run.cost_alone)} on average when sent alone (the warm-up, one at a time, "
+             "client and network included).", "",
+             "Memory and CPU of each server process (VmRSS polled each second):", "",
+             "| process | RSS at start | at half time | peak | at end | CPU during the run |",
+             "|---|---|---|---|---|---|"]
+    for p in run.processes:
+        lines.append(f"| {p.role} {p.pid} | {p.rss_start:.0f} MB | {p.rss_middle:.0f} MB | "
+                     f"{p.rss_peak:.0f} MB | {p.rss_end:.0f} MB | {p.cpu:.1f} s |")
+    lines += ["", "| requests | alone (median) | count | share | p50 | p95 | p99 | max | "
+                  "errors |",
+              "|---|---|---|---|---|---|---|---|---|",
+              f"| {TRIVIAL} | {_ms(statistics.median(run.alone[TRIVIAL]))} | — | — | — | — "
+              "| — | — | — |"]
+    for kind in [*sorted(run.kinds.values(), key=lambda k: k.name), overall]:
         errors = ", ".join(f"{n} × {reason}" for reason, n in sorted(kind.errors.items()))
         name = f"**{kind.name}**" if kind is overall else kind.name
         alone = run.alone.get(kind.name)
@@ -572,7 +636,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--rate", type=float, default=50)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="uvicorn worker processes (default 2: one per core here)")
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args()
     run = measure(args.rate, args.minutes * 60, args.workers)
