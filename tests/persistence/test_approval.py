@@ -12,7 +12,7 @@ from lowdose.core.diary import SideEffect
 from lowdose.errors import InputError
 from lowdose.services import careteams, checkins, courses
 from lowdose.services.checkins import CheckinInput
-from lowdose.services.courses import PlanRequest, StepEdits
+from lowdose.services.courses import PlanRequest, SeenProposal, StepEdits
 from lowdose.services.errors import Conflict, Forbidden, NotFound
 
 from .conftest import Cast
@@ -157,3 +157,25 @@ def test_a_dose_above_what_the_sources_allow_is_refused_naming_dose_mg(cast: Cas
                                   edits=StepEdits(dose_mg=20.0))
     assert refused.value.field == "dose_mg"
     assert [v.version for v in _versions(cast, course_id)] == [1]
+
+
+def test_an_approval_of_a_proposal_that_changed_since_it_was_shown_is_refused(
+        cast: Cast) -> None:
+    course_id = _course(cast)
+    _nights(cast, 16)
+    shown = courses.next_step_proposal(cast.db, cast.ctx("clinician"), cast.ids.alice)
+    assert shown is not None and shown.decision.action == "advance"
+    seen = SeenProposal(shown.plan_version, shown.decision.action, shown.decision.dose_mg)
+
+    # Not what was shown: another action, another dose, or a plan a colleague replaced.
+    for stale in (SeenProposal(seen.plan_version, "hold", seen.dose_mg),
+                  SeenProposal(seen.plan_version, seen.action, 4.5)):
+        with pytest.raises(Conflict, match="changed since it was shown"):
+            courses.approve_next_step(cast.db, cast.ctx("clinician"), cast.ids.alice,
+                                      seen=stale)
+    assert [v.version for v in _versions(cast, course_id)] == [1]
+
+    courses.approve_next_step(cast.db, cast.ctx("clinician"), cast.ids.alice, seen=seen)
+    with pytest.raises(Conflict, match="changed since it was shown"):  # sent twice
+        courses.approve_next_step(cast.db, cast.ctx("clinician"), cast.ids.alice, seen=seen)
+    assert [v.version for v in _versions(cast, course_id)] == [1, 2]

@@ -234,7 +234,7 @@ def test_approving_the_proposal_makes_a_new_plan_version_from_today(site: Site) 
     # The charts keep the doses before the change: version 1's steps, then version 2's.
     stepped_up = STARTED + timedelta(days=28)
     assert f"4.5 mg from {stepped_up:%-d %b}, 3 mg from {TODAY:%-d %b}" in page
-    assert again.status_code == 409 and "plan changed since this page was opened" in again.text
+    assert again.status_code == 409 and "changed since it was shown" in again.text
 
 
 def test_a_clinician_edits_the_proposal_before_approving_it(site: Site) -> None:

@@ -266,6 +266,25 @@ class StepEdits:
 
 
 @dataclass(frozen=True)
+class SeenProposal:
+    """The proposal as the approver saw it: approving refuses (Conflict) when the plan or the
+    proposal changed since, e.g. a colleague approved first or a new check-in arrived."""
+
+    plan_version: int
+    action: str | None = None
+    dose_mg: float | None = None
+
+    def matches(self, plan_version: int, decision: Decision) -> bool:
+        return (self.plan_version == plan_version
+                and self.action in (None, decision.action)
+                and self.dose_mg in (None, decision.dose_mg))
+
+
+PROPOSAL_CHANGED = ("the plan or the diary's proposal changed since it was shown; look at the "
+                    "new proposal before approving")
+
+
+@dataclass(frozen=True)
 class Approval:
     proposal: Decision
     edited: bool
@@ -292,9 +311,14 @@ def next_step_proposal(db: Database, ctx: Context, patient_id: int, *,
 
 
 def approve_next_step(db: Database, ctx: Context, patient_id: int, *,
-                      edits: StepEdits | None = None, days: int = 28) -> Approval:
+                      edits: StepEdits | None = None, seen: SeenProposal | None = None,
+                      days: int = 28) -> Approval:
     """Approve the diary's proposal (optionally edited): a new plan version from today whose
-    reason records that it was the diary's proposal. Only a care-team clinician may."""
+    reason records that it was the diary's proposal. Only a care-team clinician may.
+
+    With `seen`, the proposal is compared with what the approver saw in the same transaction
+    that appends the plan, so two approvals (or an approval and a check-in) cannot interleave.
+    """
     changes = edits or StepEdits()
     note = optional_text("note", changes.note, max_length=1000)
     try:
@@ -304,6 +328,8 @@ def approve_next_step(db: Database, ctx: Context, patient_id: int, *,
             if found is None:
                 raise Conflict("no plan is running, so there is nothing to approve")
             course_view, version, decision = found
+            if seen is not None and not seen.matches(version.version, decision):
+                raise Conflict(PROPOSAL_CHANGED)
             course = _course(access, course_view.id)
             request = _approved_request(version.request, decision, changes, access.ctx.now)
             reason = _approval_reason(decision, changes, note)

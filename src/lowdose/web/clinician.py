@@ -29,7 +29,7 @@ from lowdose.services import (
     screening,
 )
 from lowdose.services.context import Context
-from lowdose.services.courses import CourseView, PlanVersionView, StepEdits
+from lowdose.services.courses import CourseView, PlanVersionView, SeenProposal, StepEdits
 from lowdose.services.errors import Conflict, Forbidden
 from lowdose.web import charts, progress, session
 from lowdose.web.progress import CHART_DAYS, _effect_charts, _effect_svgs, _measure_charts
@@ -137,19 +137,15 @@ def patient_page(request: Request, patient_id: RecordId) -> Response:
 async def approve(request: Request, patient_id: RecordId) -> Response:
     """Approve the diary's proposal, as it stands or with the dose, time or a note changed.
 
-    The form carries the plan version the clinician was looking at: if the plan changed in the
-    meantime (a colleague approved, or this form was sent twice) nothing is approved."""
+    The form carries the plan version and proposal the clinician was looking at: if either
+    changed in the meantime (a colleague approved, a check-in arrived, or this form was sent
+    twice) nothing is approved."""
     ctx = staff_context(request)
     db = session.database(request)
     form = {key: str(value).strip() for key, value in (await request.form()).items()}
     try:
         edits = _edits(form)
-        shown = form.get("plan_version", "")
-        current = courses.next_step_proposal(db, ctx, patient_id)
-        if current is None or str(current.plan_version) != shown:
-            raise Conflict("the plan changed since this page was opened; look at the new "
-                           "proposal before approving")
-        courses.approve_next_step(db, ctx, patient_id, edits=edits)
+        courses.approve_next_step(db, ctx, patient_id, edits=edits, seen=_seen(form))
     except (InputError, Conflict) as exc:
         status = 422 if isinstance(exc, InputError) else 409
         return _patient(request, patient_id, approval_error=_error_of(exc), form=form,
@@ -196,6 +192,16 @@ def _edits(form: dict[str, str]) -> StepEdits:
         raise InputError("dose_mg", "must be a number of milligrams") from None
     return StepEdits(dose_mg=dose_mg, timing=form.get("timing") or None,
                      note=form.get("note") or None)
+
+
+def _seen(form: dict[str, str]) -> SeenProposal:
+    try:
+        dose = form.get("proposal_dose_mg", "")
+        return SeenProposal(plan_version=int(form.get("plan_version", "")),
+                            action=form.get("proposal_action") or None,
+                            dose_mg=float(dose) if dose else None)
+    except ValueError:
+        raise Conflict(courses.PROPOSAL_CHANGED) from None
 
 
 @dataclass(frozen=True)
