@@ -131,6 +131,8 @@ def test_example_profiles_screen_as_expected(name, expected):
     ("Revia", "duplicate-naltrexone", "contraindicated", "naltrexone (Revia)"),
     ("Vivitrol", "duplicate-naltrexone", "contraindicated", "naltrexone (Vivitrol)"),
     ("Contrave 8/90", "duplicate-naltrexone", "contraindicated", "naltrexone (Contrave)"),
+    # Contrave by its ingredients: 8 mg of naltrexone a tablet, never LDN.
+    ("naltrexone/bupropion", "duplicate-naltrexone", "contraindicated", "naltrexone"),
     ("naltrexone", "naltrexone-dose-unknown", "specialist", "naltrexone"),
     ("Prograf 2 mg bid", "transplant-immunosuppression", "specialist", "tacrolimus (Prograf)"),
     ("Antabuse 250 mg", "disulfiram", "specialist", "disulfiram (Antabuse)"),
@@ -219,6 +221,17 @@ def test_look_alikes_pass_without_any_finding(text):
     result = run(profile(text))
     assert result.findings == ()
     assert result.verdict == "ok"
+
+
+@pytest.mark.parametrize("text", ["codeine-free cough syrup", "morphine free"])
+def test_a_product_free_of_an_opioid_is_not_read_as_that_opioid(text):
+    # It is still not recognised as anything else, so a prescriber checks it.
+    assert codes(run(profile(text))) == ["unrecognised-medicine"]
+
+
+def test_combined_naltrexone_is_a_duplicate_even_next_to_ldn():
+    result = run(profile("naltrexone/bupropion", ldn=LdnUse(dose_mg=4.5)))
+    assert codes(result) == ["duplicate-naltrexone"]
 
 
 @pytest.mark.parametrize("text", ["naloxone 4 mg nasal spray", "levothyroxine 50 mcg",

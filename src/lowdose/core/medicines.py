@@ -237,6 +237,8 @@ def _find_names(tokens: Tokens, vocabulary: MedicineVocabulary) -> _Found:
     for position, word in enumerate(tokens):
         if not consumed[position] and _may_be_misspelt(word, vocabulary):
             _correct(tokens, position, consumed, vocabulary, found)
+    absent = vocabulary.text.absent_after
+    found.hits = [h for h in found.hits if h.end >= len(tokens) or tokens[h.end] not in absent]
     if len(found.hits) > 1:
         found.hits.sort(key=lambda h: (h.start, h.concept))
     return found

@@ -338,6 +338,9 @@ def _naltrexone(rec: Recognition, trigger: str, matched: str, profile: Profile,
     strengths = [s for s in rec.strengths if s.ingredient == "naltrexone"]
     if any(s.unit == "mg" and s.value > rules.ldn_max_mg for s in strengths):
         return _finding(rules.rules["duplicate-naltrexone"], trigger, matched, {})
+    # LDN is naltrexone alone; naltrexone/bupropion is Contrave whatever its name.
+    if not rec.ldn_cue and any(i != "naltrexone" for i in rec.ingredients):
+        return _finding(rules.rules["duplicate-naltrexone"], trigger, matched, {})
     is_ldn = (rec.ldn_cue or bool(brands) or bool(strengths) or profile.ldn is not None)
     code = "ldn-listed" if is_ldn else "naltrexone-dose-unknown"
     return _finding(rules.rules[code], trigger, matched, ldn_values)

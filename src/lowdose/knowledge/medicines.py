@@ -142,6 +142,7 @@ class TextVocabulary:
     as_needed: frozenset[Tokens]
     stopped: frozenset[Tokens]
     ldn: frozenset[Tokens]
+    absent_after: frozenset[str]  # "free" in "codeine-free": the name is not in the product
     # Every phrase above by its first word, so text is scanned once per kind, not per phrase.
     starting_with: Mapping[str, tuple[Tokens, ...]]
 
@@ -313,7 +314,9 @@ def text_vocabulary_from(text: Mapping[str, Any]) -> TextVocabulary:
         starting_with.setdefault(phrase[0], set()).add(phrase)
     return TextVocabulary(
         forms=forms, routes=routes, frequency=frequency, as_needed=as_needed, stopped=stopped,
-        ldn=ldn, starting_with={w: tuple(sorted(p, key=lambda t: (-len(t), t)))
+        ldn=ldn, absent_after=frozenset(w for p in _phrases(cues.get("absent_after", ()))
+                                        for w in p),
+        starting_with={w: tuple(sorted(p, key=lambda t: (-len(t), t)))
                                 for w, p in starting_with.items()},
     )
 
