@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from lowdose.services import checkins
 from lowdose.services.checkins import CheckinInput
@@ -80,6 +80,17 @@ def test_refusals_exit_1_naming_the_field_and_write_nothing(
                   env={**env, **extra_env})
     assert run.code == 1
     assert run.stderr.startswith(f"error: {field}: ")
+    assert not out.exists()
+
+
+def test_a_database_a_newer_lowdose_migrated_is_refused_naming_it(
+        cast: Cast, lowdose: Callable[..., Any], env: dict[str, str], tmp_path: Path) -> None:
+    with cast.db.transaction() as session:
+        session.execute(text("UPDATE alembic_version SET version_num = 'from-the-future'"))
+    out = tmp_path / "visit.pdf"
+    run = lowdose("report", str(cast.ids.alice), "--as", "carol", "--out", str(out), env=env)
+    assert run.code == 1
+    assert run.stderr.startswith("error: database: its schema is at revision from-the-future")
     assert not out.exists()
 
 
