@@ -120,6 +120,13 @@ def test_capsules_last_one_a_day_with_no_beyond_use_date() -> None:
     assert made.measurable_volume_ml is None
 
 
+def test_a_part_capsule_count_is_refused() -> None:
+    # 30.5 capsules cannot be dispensed: the count is a typo, not a supply.
+    with pytest.raises(InputError) as caught:
+        capsules(quantity=30.5)
+    assert caught.value.field == "quantity" and "30.5" in caught.value.message
+
+
 def test_refill_lead_time_defaults_to_the_knowledge_value() -> None:
     assert capsules().refill_by == START + timedelta(days=30 - FACTS.refill_lead_days)
 

@@ -181,6 +181,9 @@ def formulate(
     elif form == "capsule":
         _refuse_liquid_args(tablets=tablets, tablet_mg=tablet_mg, volume_ml=volume_ml,
                             mg_per_ml=mg_per_ml, syringe_resolution_ml=syringe_resolution_ml)
+        if not float(quantity).is_integer():
+            raise InputError("quantity", f"is a number of capsules, a whole number; got "
+                                         f"{quantity:g}")
         dose = _capsule_dose(exact(dose_mg), facts)
         shelf_days = None
     else:
