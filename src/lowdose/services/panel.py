@@ -8,7 +8,8 @@ the record (on the patient's care team).
 
 The panel reads one stored line per patient (`services._panel_status`, kept current by every
 write) plus what depends only on today's date, computed in SQL from stored dates; so the cost
-does not grow with diary length. Each patient shown gets an audit event, as in the patient list.
+does not grow with diary length. Each patient shown gets an audit event, as in the patient list,
+committed before the page is returned.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
+from sqlalchemy.orm import Session
 
 from lowdose.errors import InputError
 from lowdose.knowledge.monitoring import LEVELS, MonitoringRules, load_monitoring_rules
@@ -108,33 +110,44 @@ def clinic_panel(db: Database, ctx: Context, *, level: str | None = None,
         refuse(db, ctx, "panel.read", None, visible=True)
     today = ctx.now.date()
     rules = load_monitoring_rules()
+    search = search.strip() if search else None
+    # Read, then audit what was shown before returning it. Two transactions, not one: on
+    # SQLite a write transaction holds the one writer lock from its start, and sorting the
+    # whole panel inside it (most of its ~20 ms) kept every other request waiting.
+    with db.transaction(write=False) as session:
+        shown, total = _page(session, ctx, today, rules, level, search, limit, offset)
     with db.transaction() as session:
-        query = _Query(ctx, today, rules)
-        filtered = query.filtered(level, search.strip() if search else None)
-        total = session.execute(query.counted(level, search.strip() if search else None)
-                                ).scalar()
-        # Sort narrow rows (ids and sort keys), then load the page's 25 in full.
-        ranked = session.execute(filtered.order_by(*query.order()).limit(limit)
-                                 .offset(offset)).all()
-        urgency = {row.id: row.urgency for row in ranked}
-        loaded = {row.id: row for row in session.execute(query.page(list(urgency))).all()}
-        rows = [(loaded[pid], group) for pid, group in urgency.items()]
-        teams = care_teams_of(session, list(urgency))
-        shown = []
-        for row, group in rows:
-            ref = patient_ref(row.Patient, teams[row.id])
-            # The query narrows, the policy decides: each row, and its detail, once more.
-            if not authorize(actor, PatientAction.VIEW, ref):
-                continue
-            detail = authorize(actor, PatientAction.READ_RECORD, ref).allowed
-            shown.append(_row(row, group, detail, today, rules))
+        for row in shown:
             audit.append(session, at=ctx.at, actor_user_id=actor.user_id, action="panel.read",
-                         patient_id=row.id, source=ctx.source)
+                         patient_id=row.patient_id, source=ctx.source)
         if not shown:
             audit.append(session, at=ctx.at, actor_user_id=actor.user_id, action="panel.read",
                          source=ctx.source)
-        return PanelPage(tuple(shown), int(total or 0), limit, offset, level,
-                         search.strip() if search else None, today)
+    return PanelPage(tuple(shown), total, limit, offset, level, search, today)
+
+
+def _page(session: Session, ctx: Context, today: date, rules: MonitoringRules,
+          level: str | None, search: str | None, limit: int,
+          offset: int) -> tuple[list[PanelRow], int]:
+    """The page's rows the policy lets the actor see, and how many match in all."""
+    query = _Query(ctx, today, rules)
+    total = session.execute(query.counted(level, search)).scalar()
+    # Sort narrow rows (ids and sort keys), then load the page's 25 in full.
+    ranked = session.execute(query.filtered(level, search).order_by(*query.order())
+                             .limit(limit).offset(offset)).all()
+    urgency = {row.id: row.urgency for row in ranked}
+    loaded = {row.id: row for row in session.execute(query.page(list(urgency))).all()}
+    teams = care_teams_of(session, list(urgency))
+    shown = []
+    for pid, group in urgency.items():
+        row = loaded[pid]
+        ref = patient_ref(row.Patient, teams[pid])
+        # The query narrows, the policy decides: each row, and its detail, once more.
+        if not authorize(ctx.actor, PatientAction.VIEW, ref):
+            continue
+        detail = authorize(ctx.actor, PatientAction.READ_RECORD, ref).allowed
+        shown.append(_row(row, group, detail, today, rules))
+    return shown, int(total or 0)
 
 
 def _check(level: str | None, search: str | None, limit: int, offset: int) -> None:
