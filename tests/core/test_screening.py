@@ -397,6 +397,8 @@ def test_the_core_screen_refuses_bad_profiles_naming_the_field(p, field):
     ("chronic opioid therapy for back pain", "active-opioid", "contraindicated"),
     ("pregnant, 12 weeks", "pregnancy", "specialist"),
     ("breastfeeding", "breastfeeding", "caution"),
+    # A trial exclusion (FINAL): a "needs review" flag, clinical-facts §3d.
+    ("substance use disorder", "substance-misuse", "specialist"),
 ])
 def test_each_condition_rule(condition, code, level):
     result = run(profile(conditions=(condition,)))
@@ -409,7 +411,7 @@ def test_each_condition_rule(condition, code, level):
     "no liver disease", "denies liver disease", "no history of hepatitis",
     "hepatitis ruled out", "not pregnant", "denies suicidal ideation", "no depression",
     "eGFR 45", "CKD stage 3", "hair transplant", "fibromyalgia", "long COVID",
-    "nursing home resident",
+    "nursing home resident", "alcohol use disorder",
 ])
 def test_negated_or_unrelated_conditions_raise_nothing(condition):
     assert run(profile(conditions=(condition,))).findings == ()
