@@ -45,9 +45,11 @@ def analyze_patient(db: Database, ctx: Context, patient_id: int, *, start: date 
                 raise InputError("start", "no LDN course is recorded yet, so there is no "
                                           "start day to compare against")
             start = min(started)
-        return analyze_outcomes(observations(_rated_days(access)), start=start,
-                                instruments=load_instruments(), rules=load_monitoring_rules(),
-                                onset_days=onset_days)
+        diary = observations(_rated_days(access))
+    # The analysis is pure and the read is audited: run it after the transaction, so the
+    # SQLite writer lock (held by every audited transaction) is not held while it computes.
+    return analyze_outcomes(diary, start=start, instruments=load_instruments(),
+                            rules=load_monitoring_rules(), onset_days=onset_days)
 
 
 def patient_flags(db: Database, ctx: Context, patient_id: int) -> list[Flag]:
