@@ -204,6 +204,17 @@ def test_loperamide_misuse_message_states_the_amount():
     assert found.message.startswith("Loperamide: 60–100 mg a day")
 
 
+@pytest.mark.parametrize(("dose", "codes_found"), [
+    (4.5, []), (6, ["ldn-dose-above-ceiling"]), (50, ["ldn-dose-above-ceiling"])])
+def test_an_ldn_dose_above_the_usual_ceiling_needs_a_prescriber(dose, codes_found):
+    # A plan above 4.5 mg needs a clinician's override; a screen must not call it "ok".
+    result = run(profile(ldn=LdnUse(dose_mg=dose)))
+    assert codes(result) == codes_found
+    if codes_found:
+        assert result.verdict == "specialist"
+        assert f"{dose:g} mg" in result.findings[0].message
+
+
 def test_plain_naltrexone_is_the_ldn_described_in_the_ldn_block():
     result = run(profile("naltrexone", ldn=LdnUse(dose_mg=4.5)))
     assert codes(result) == ["ldn-listed"]

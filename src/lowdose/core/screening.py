@@ -130,6 +130,7 @@ def screen(profile: Profile, knowledge: ScreeningKnowledge, *,
     said = {f.code for f in findings}
     findings += [f for f in _condition_findings(conditions, knowledge.rules) if f.code not in said]
     findings += _flag_findings(profile, conditions, knowledge.rules)
+    findings += _ldn_dose_findings(profile, knowledge)
     plans = _perioperative(profile, knowledge, hold_hours, zone)
     findings.extend(_hold_finding(plan, procedure, knowledge.rules) for procedure, plan in plans)
     rules = knowledge.rules
@@ -440,6 +441,16 @@ def _flag_findings(profile: Profile, conditions: list[tuple[str, list[tuple[str,
         yield _finding(rules.rules["breastfeeding"], "breastfeeding: true", None, {})
     if profile.age is not None and profile.age < rules.adult_age:
         yield _paediatric(profile.age, profile.weight_kg, rules)
+
+
+def _ldn_dose_findings(profile: Profile, knowledge: ScreeningKnowledge) -> Iterator[Finding]:
+    """A dose above the usual ceiling is a prescriber's decision (a plan needs an override)."""
+    dose = profile.ldn.dose_mg if profile.ldn is not None else None
+    ceiling = knowledge.ceiling
+    if dose is not None and dose > ceiling.usual_mg:
+        yield _finding(knowledge.rules.rules["ldn-dose-above-ceiling"], f"ldn.dose_mg: {dose:g}",
+                       None, {"dose": f"{dose:g}", "usual_mg": f"{ceiling.usual_mg:g}",
+                              "trial_max_mg": f"{ceiling.trial_max_mg:g}"})
 
 
 def _paediatric(age: int, weight_kg: float | None, rules: ScreeningRules) -> Finding:

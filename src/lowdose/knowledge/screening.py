@@ -1,7 +1,8 @@
 """Typed loader for the safety screen's facts: levels, rules, parameters, condition words.
 
 `load_screening_knowledge()` bundles what `core.screening.screen` needs: this file's rules,
-the medicine vocabulary and the perioperative facts. Each loader reads its file once.
+the medicine vocabulary, the perioperative facts and the titration facts' dose ceiling. Each
+loader reads its file once.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from lowdose.knowledge.medicines import (
     load_medicine_vocabulary,
     tokenize,
 )
-from lowdose.knowledge.regimens import PerioperativeFacts, load_perioperative_facts
+from lowdose.knowledge.regimens import (
+    Ceiling,
+    PerioperativeFacts,
+    load_perioperative_facts,
+    load_titration_facts,
+)
 from lowdose.knowledge.sources import read_toml
 
 
@@ -105,6 +111,7 @@ class ScreeningKnowledge:
     vocabulary: MedicineVocabulary
     rules: ScreeningRules
     perioperative: PerioperativeFacts
+    ceiling: Ceiling
 
 
 def _sources(table: Mapping[str, Any]) -> tuple[str, ...]:
@@ -202,4 +209,5 @@ def load_screening_knowledge() -> ScreeningKnowledge:
         vocabulary=load_medicine_vocabulary(),
         rules=load_screening_rules(),
         perioperative=load_perioperative_facts(),
+        ceiling=load_titration_facts().ceiling,
     )
