@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lowdose.reports.model import Adherence, DoseStep, MeasureRow, SideEffectRow
 
@@ -61,6 +61,15 @@ def _x(day: date) -> int:
     return day.toordinal()
 
 
+def _xy(points: Sequence[tuple[date, float]]) -> tuple[Any, Any]:
+    """Days and values as arrays: given plain lists, matplotlib looks for masked values one
+    element at a time."""
+    import numpy as np
+
+    return (np.fromiter((_x(d) for d, _ in points), float, len(points)),
+            np.fromiter((v for _, v in points), float, len(points)))
+
+
 def _style(axes: Axes, ylabel: str) -> None:
     axes.set_ylabel(ylabel, fontsize=8)
     axes.tick_params(labelsize=7)
@@ -108,8 +117,8 @@ def dose_chart(steps: Sequence[DoseStep], taken: Sequence[tuple[date, float]],
             ys += [step.dose_mg, step.dose_mg]
         axes.plot(xs, ys, color=INK, linewidth=1.6, label="planned")
     if taken:
-        axes.scatter([_x(d) for d, _ in taken], [v for _, v in taken], s=5, color=BASELINE,
-                     linewidths=0, label="taken (diary)", zorder=3)
+        axes.scatter(*_xy(taken), s=5, color=BASELINE, linewidths=0, label="taken (diary)",
+                     zorder=3)
     top = max([s.dose_mg for s in steps] + [v for _, v in taken] + [1.0])
     axes.set_ylim(0, top * 1.15)
     _style(axes, "dose (mg)")
@@ -128,8 +137,7 @@ def measures_chart(measures: Sequence[MeasureRow], span: tuple[date, date],
     figure = _figure(0.35 + 1.1 * rows)
     for number, measure in enumerate(shown, 1):
         axes = figure.add_subplot(rows, 1, number)
-        axes.scatter([_x(d) for d, _ in measure.series], [v for _, v in measure.series], s=3,
-                     color=INK, alpha=0.6, linewidths=0, zorder=3)
+        axes.scatter(*_xy(measure.series), s=3, color=INK, alpha=0.6, linewidths=0, zorder=3)
         base = measure.baseline_mean
         if base is not None:
             axes.axhline(base, color=BASELINE, linewidth=1.1)

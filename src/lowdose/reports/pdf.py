@@ -13,13 +13,13 @@ non-Latin names, and needs no system font package.
 
 from __future__ import annotations
 
+import html
 import io
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape
 
 from lowdose.reports import charts
 from lowdose.reports.model import MeasureRow, VisitReport
@@ -44,7 +44,8 @@ CHART_CAPTIONS = (
 
 def text(value: object) -> str:
     """Any text from the record, made inert for reportlab's paragraph markup."""
-    return escape(str(value), {'"': "&quot;"})
+    # Not xml.sax.saxutils.escape: it imports urllib.request (and http, ssl) for nothing.
+    return html.escape(str(value), quote=False).replace('"', "&quot;")
 
 
 @cache
