@@ -26,7 +26,7 @@ from lowdose.settings import Settings
 from lowdose.store import Database, migrate
 
 BEARER = {"WWW-Authenticate": "Bearer"}
-_token = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+bearer_token = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 @asynccontextmanager
@@ -59,7 +59,7 @@ def source_of(request: Request) -> str | None:
 
 
 def current_actor(request: Request, db: Annotated[Database, Depends(database)],
-                  token: Annotated[str | None, Depends(_token)]) -> Actor:
+                  token: Annotated[str | None, Depends(bearer_token)]) -> Actor:
     """The actor behind the bearer token; 401 without one or with a bad one."""
     if not token:
         raise Unauthenticated("sign in first: send an `Authorization: Bearer` token")

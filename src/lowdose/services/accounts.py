@@ -275,13 +275,15 @@ def me(db: Database, ctx: Context) -> UserView:
 
 
 def change_password(db: Database, ctx: Context, *, current: str, new: str) -> None:
-    """Change one's own password; every other session and token ends."""
+    """Change one's own password; every session and token of the account ends."""
     user_id = _signed_in(ctx)
-    password_hash = _hash_new_password(new, field="new")
+    password_hash = _hash_new_password(new, field="new_password")
     with db.transaction() as session:
         user = session.get(User, user_id)
-        if user is None or not passwords.verify_password(user.password_hash, current):
-            raise Unauthenticated("the current password is wrong")
+        if user is None:
+            raise NotFound("user", user_id)
+        if not passwords.verify_password(user.password_hash, current):
+            raise InputError("current_password", "is not the account's current password")
         user.password_hash, user.password_changed_at = password_hash, ctx.at
         _revoke_all(session, user_id, ctx.at)
         _audit(session, ctx, "user.password-change", target=f"user:{user_id}")

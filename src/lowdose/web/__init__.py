@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lowdose.web import admin, assets, auth, care, clinician, onboarding, patient, progress
+from lowdose.web import (
+    account,
+    admin,
+    assets,
+    auth,
+    care,
+    clinician,
+    onboarding,
+    patient,
+    progress,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(assets.router)
@@ -20,3 +30,4 @@ router.include_router(progress.router)
 router.include_router(care.router)
 router.include_router(admin.router)
 router.include_router(clinician.router)
+router.include_router(account.router)

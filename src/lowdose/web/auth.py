@@ -29,10 +29,11 @@ def front_door(request: Request) -> Response:
 
 
 @router.get("/signin")
-def sign_in_page(request: Request, next: str | None = None, expired: bool = False) -> Response:
+def sign_in_page(request: Request, next: str | None = None, expired: bool = False,
+                 changed: bool = False) -> Response:
     return render(request, "signin.html", {
-        "next": _safe_next(next), "expired": expired, "error": None, "username": "",
-        "needs_code": False, "demo_accounts": demo_accounts(request)})
+        "next": _safe_next(next), "expired": expired, "changed": changed, "error": None,
+        "username": "", "needs_code": False, "demo_accounts": demo_accounts(request)})
 
 
 @router.post("/signin")
@@ -49,7 +50,8 @@ async def sign_in(request: Request) -> Response:
                    else "Enter the code from your authenticator app." if exc.needs_totp
                    else "That username and password do not match an account.")
         return render(request, "signin.html", {
-            "next": target, "expired": False, "error": message, "username": username,
+            "next": target, "expired": False, "changed": False, "error": message,
+            "username": username,
             "needs_code": exc.needs_totp, "demo_accounts": demo_accounts(request)},
             status=429 if locked else 401)
     home = HOME_BY_ROLE.get(issued.user.role, "/learn")

@@ -56,6 +56,7 @@ NAVIGATION: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("Audit log", "/admin/audit", frozenset({"admin"})),
     ("Backups", "/admin/backups", frozenset({"admin"})),
     ("Learn", "/learn", frozenset({"anonymous", "patient", "clinician", "admin"})),
+    ("Account", "/account", frozenset({"patient", "clinician", "admin"})),
 )
 
 
