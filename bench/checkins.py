@@ -6,7 +6,8 @@ p95 ≤ 50 ms, ≥ 1,000/s, 0 errors), beside two references measured in the sam
   WAL + `synchronous=FULL`; PostgreSQL: its defaults, `synchronous_commit=on`).
 
 Each backend gets a fresh database with a synthetic clinic (`lowdose demo`), served by
-`lowdose serve` (one uvicorn worker) in its own process. The clients are one asyncio process
+`lowdose serve --workers 2` (as a clinic deploys it, one worker per core; `--workers` changes it)
+in its own process. The clients are one asyncio process
 speaking HTTP/1.1 keep-alive on raw sockets, so the load generator costs little of the two
 cores. Every check-in is a new date of the client's own patient (a new row, its first version,
 its idempotency key and its audit event) sent with an `Idempotency-Key`.
@@ -59,6 +60,12 @@ class Load:
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
+    answered: int = 0  # every answer, warm-up included
+    server_cpu_s: float = 0.0  # the server's CPU over the whole run, warm-up included
+
+    @property
+    def cpu_per_request_ms(self) -> float:
+        return self.server_cpu_s / self.answered * 1000 if self.answered else 0.0
 
     @property
     def rate(self) -> float:
@@ -104,6 +111,7 @@ async def _client(port: int, requests: Iterator[bytes], started: float, warm_unt
                 load.errors += 1
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 continue
+            load.answered += 1
             if sent < warm_until:
                 continue
             load.statuses[status] = load.statuses.get(status, 0) + 1
@@ -116,8 +124,9 @@ async def _client(port: int, requests: Iterator[bytes], started: float, warm_unt
 
 
 def run_load(name: str, port: int, streams: list[Iterator[bytes]], seconds: float,
-             warmup: float) -> Load:
+             warmup: float, server_pid: int) -> Load:
     load = Load(name)
+    cpu_before = tree_cpu_seconds(server_pid)
 
     async def main() -> None:
         started = time.perf_counter()
@@ -127,6 +136,7 @@ def run_load(name: str, port: int, streams: list[Iterator[bytes]], seconds: floa
 
     asyncio.run(main())
     load.seconds = seconds
+    load.server_cpu_s = tree_cpu_seconds(server_pid) - cpu_before
     return load
 
 
@@ -178,10 +188,11 @@ def demo_patients(url: str, data_dir: Path, count: int) -> list[tuple[str, str, 
 
 
 @contextmanager
-def serving(url: str, data_dir: Path) -> Iterator[int]:
+def serving(url: str, data_dir: Path, workers: int) -> Iterator[tuple[int, int]]:
     port = _free_port()
     process = subprocess.Popen([str(LOWDOSE), "serve", "--port", str(port),
-                                "--database-url", url], env=_env(data_dir),
+                                "--workers", str(workers), "--database-url", url],
+                               env=_env(data_dir),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -193,7 +204,7 @@ def serving(url: str, data_dir: Path) -> Iterator[int]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError("lowdose serve did not start") from None
                 time.sleep(0.1)
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -314,18 +325,39 @@ def stored_checkins(url: str) -> int:
     return int(count)
 
 
-def measure(backend: Backend, data_dir: Path, clients: int, seconds: float) -> Measured:
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its descendants (uvicorn's workers)."""
+    parents, times = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended while we looked
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        times[child] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree, grew = tree | more, bool(more)
+    return sum(times.get(p, 0.0) for p in tree)
+
+
+def measure(backend: Backend, data_dir: Path, clients: int, seconds: float,
+            workers: int) -> Measured:
     print(f"{backend.name}: making a demo clinic of {clients} patients …", flush=True)
     patients = demo_patients(backend.url, data_dir, clients)[:clients]
-    with serving(backend.url, data_dir) as port:
+    with serving(backend.url, data_dir, workers) as (port, server):
         signed_in = tokens(port, patients)
         print(f"{backend.name}: trivial endpoint …", flush=True)
         health = run_load("`GET /api/v1/health` (reference)", port,
-                          [health_requests() for _ in range(clients)], seconds, warmup=2)
+                          [health_requests() for _ in range(clients)], seconds, warmup=2,
+                          server_pid=server)
         print(f"{backend.name}: check-ins …", flush=True)
         writes = run_load("`POST …/checkins` (check-in + key + audit, one transaction)", port,
-                          [checkin_requests(pid, token, i)
-                           for i, (pid, token) in enumerate(signed_in)], seconds, warmup=2)
+                          [checkin_requests(patient, token, i)
+                           for i, (patient, token) in enumerate(signed_in)], seconds,
+                          warmup=2, server_pid=server)
     stored = stored_checkins(backend.url)
     print(f"{backend.name}: raw commits …", flush=True)
     raw = backend.raw(max(2000, int(writes.rate * 3)))
@@ -339,18 +371,24 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
-def section(results: list[Measured], clients: int, seconds: float) -> str:
+def _cpu(run: Load) -> str:
+    return f"{run.cpu_per_request_ms:.2f} ms" if run.answered else "—"
+
+
+def section(results: list[Measured], clients: int, seconds: float, workers: int) -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    served_by = "one uvicorn worker" if workers == 1 else f"{workers} uvicorn workers"
     lines = [SECTION, "",
-             f"{clients} concurrent keep-alive clients against `lowdose serve` (one uvicorn "
-             f"worker), {seconds:g} s measured after 2 s of warm-up; budget (design §4): "
+             f"{clients} concurrent keep-alive clients against `lowdose serve --workers "
+             f"{workers}` ({served_by}), {seconds:g} s measured after 2 s of warm-up; "
+             "budget (design §4): "
              "p95 ≤ 50 ms, ≥ 1,000/s, 0 errors. Raw commits: one connection, one row per "
              "transaction, same database and durability settings.", "",
              f"Machine: {os.cpu_count()} cores, {platform.python_implementation()} "
              f"{platform.python_version()}, load average {load} at the end, "
              f"{date.today().isoformat()}.", "",
-             "| backend | what | p50 | p95 | p99 | per second | errors | |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| backend | what | p50 | p95 | p99 | per second | server CPU per request | "
+             "errors | |", "|---|---|---|---|---|---|---|---|---|"]
     for m in results:
         within = (m.checkins.percentile(0.95) <= BUDGET_P95_S and m.checkins.rate >= BUDGET_RATE
                   and m.checkins.errors == 0)
@@ -358,7 +396,7 @@ def section(results: list[Measured], clients: int, seconds: float) -> str:
                              (m.health, "reference"), (m.raw, "reference")):
             lines.append(f"| {m.backend} | {run.name} | {_ms(run.p50)} | "
                          f"{_ms(run.percentile(0.95))} | {_ms(run.percentile(0.99))} | "
-                         f"{run.rate:,.0f} | {run.errors} | {verdict} |")
+                         f"{run.rate:,.0f} | {_cpu(run)} | {run.errors} | {verdict} |")
     lines += ["", "| backend | check-ins ÷ trivial endpoint (throughput) | "
               "check-ins ÷ raw commits (throughput) | check-ins stored |", "|---|---|---|---|"]
     for m in results:
@@ -386,6 +424,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="uvicorn workers of the server (default 2: one per core)")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="lowdose-bench-") as tmp:
@@ -393,11 +433,12 @@ def main() -> None:
         if args.backend in ("sqlite", "both"):
             with sqlite_backend(directory) as backend:
                 results.append(measure(backend, directory / "sqlite", args.clients,
-                                       args.seconds))
+                                       args.seconds, args.workers))
         if args.backend in ("postgresql", "both"):
             with postgres_backend() as backend:
-                results.append(measure(backend, directory / "pg", args.clients, args.seconds))
-    text = section(results, args.clients, args.seconds)
+                results.append(measure(backend, directory / "pg", args.clients, args.seconds,
+                                       args.workers))
+    text = section(results, args.clients, args.seconds, args.workers)
     write_section(SECTION, text)
     print(text)
 
