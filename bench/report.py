@@ -5,7 +5,7 @@ A SQLite record is built through the services: a clinic, a clinician on the pati
 team, an LDN course stepped up weekly and 365 days of check-ins (60 before LDN; ratings, side
 effects, missed doses). Timed, in the same run:
 - `lowdose report PATIENT --as USER --out F.pdf` as a whole process (sign-in with argon2id,
-  migration check, analysis, screen, 4 charts, PDF, sign-out), beside `python -c pass` and a
+  schema check, analysis, screen, 4 charts, PDF, sign-out), beside `python -c pass` and a
   bare process that only imports matplotlib + reportlab and draws the same 4 charts into a PDF;
 - GET /api/v1/patients/{id}/report.pdf from a running uvicorn server (warm), and the service
   call in process;
@@ -318,8 +318,9 @@ def main() -> None:
         f"{p95(bare_cpu) * 1000:.0f} ms | — |",
         "",
         "The process signs in (argon2id), checks the schema, reads and analyses the record, "
-        "draws and lays out the report, and signs out; the bare process only imports the two "
-        "libraries and draws. In process, both the report and the bare calls write binary "
+        "draws and lays out the report, and signs out, with the cycle collector off (it runs "
+        "once and exits); the bare process only imports the two libraries and draws, with "
+        "Python's defaults. In process, both the report and the bare calls write binary "
         "streams (the report switches off reportlab's ASCII85 for the process). Absolute "
         "times move with the machine's load: compare ratios.",
     ]
