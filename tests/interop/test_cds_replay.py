@@ -1,9 +1,10 @@
 """The JWT replay table under concurrency, on SQLite and PostgreSQL: calls arriving together
-share one write transaction, yet a token id used twice at the same moment is accepted once."""
+share one write transaction, yet a token id used twice at the same moment is accepted once,
+also when two workers (each with its own connections) receive it."""
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from interop.cds_support import EHR, Keys, write_clients
-from lowdose.interop.cds_auth import CdsAuthError
+from lowdose.interop.cds_auth import CdsAuthError, CdsClients
 from lowdose.services import cdshooks
 from lowdose.store import Database
 from lowdose.store.models import AuditEvent, CdsJwtId
@@ -23,50 +24,45 @@ AUD = "https://ldn.example.org/cds-services/ldn-safety"
 
 
 @pytest.fixture
-def clients(tmp_path: Path) -> Iterator[tuple[Keys, cdshooks.CdsClients]]:
+def clients(tmp_path: Path) -> Iterator[tuple[Keys, CdsClients]]:
     keys = Keys()
     write_clients(tmp_path, keys)
     yield keys, cdshooks.load_clients(tmp_path / cdshooks.CLIENTS_FILE)
 
 
-def _call_all(db: Database, tokens: list[str],  # noqa: F811
-              clients: cdshooks.CdsClients) -> list[str]:
-    outcomes: list[str] = []
-    lock = threading.Lock()
-    start = threading.Barrier(len(tokens))
+def _call_all(dbs: list[Database], tokens: list[str],
+              clients: CdsClients) -> list[str]:
+    """Every token sent at once, each to the next of `dbs` in turn (a worker each)."""
 
-    def call(token: str) -> None:
-        start.wait()
+    async def call(db: Database, token: str) -> str:  # noqa: F811
         try:
-            cdshooks.authenticate(db, token, audience=AUD, clients=clients,
-                                  now=datetime.now(UTC), service="ldn-safety", source="t")
-            result = "accepted"
+            await cdshooks.authenticate(db, token, audience=AUD, clients=clients,
+                                        now=datetime.now(UTC), service="ldn-safety",
+                                        source="t")
         except CdsAuthError as exc:
-            result = str(exc)
-        with lock:
-            outcomes.append(result)
+            return str(exc)
+        return "accepted"
 
-    threads = [threading.Thread(target=call, args=(t,)) for t in tokens]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcomes
+    async def all_at_once() -> list[str]:
+        return await asyncio.gather(*(call(dbs[i % len(dbs)], token)
+                                      for i, token in enumerate(tokens)))
+
+    return asyncio.run(all_at_once())
 
 
 def test_one_token_sent_twenty_times_at_once_is_accepted_once(
-        db: Database, clients: tuple[Keys, cdshooks.CdsClients]) -> None:  # noqa: F811
+        db: Database, clients: tuple[Keys, CdsClients]) -> None:  # noqa: F811
     keys, allowed = clients
     token = keys.token(AUD, jti=str(uuid.uuid4()))
-    outcomes = _call_all(db, [token] * 20, allowed)
+    outcomes = _call_all([db], [token] * 20, allowed)
     assert outcomes.count("accepted") == 1
     assert all("replayed" in o for o in outcomes if o != "accepted")
 
 
 def test_twenty_different_tokens_at_once_are_all_accepted_and_audited(
-        db: Database, clients: tuple[Keys, cdshooks.CdsClients]) -> None:  # noqa: F811
+        db: Database, clients: tuple[Keys, CdsClients]) -> None:  # noqa: F811
     keys, allowed = clients
-    outcomes = _call_all(db, [keys.token(AUD) for _ in range(20)], allowed)
+    outcomes = _call_all([db], [keys.token(AUD) for _ in range(20)], allowed)
     assert outcomes == ["accepted"] * 20
     with db.transaction() as session:
         stored = session.scalar(select(func.count()).select_from(CdsJwtId)
@@ -75,4 +71,31 @@ def test_twenty_different_tokens_at_once_are_all_accepted_and_audited(
                                   .where(AuditEvent.action == "cds.call")).all()
     assert stored == 20
     # Written together: fewer audit events than calls, and they add up to every call.
+    assert len(targets) < 20
     assert sum(int(t.rsplit("×", 1)[1]) for t in targets) == 20
+
+
+def test_a_token_sent_to_two_workers_at_once_is_accepted_once(
+        db_url: str, clients: tuple[Keys, CdsClients]) -> None:  # noqa: F811
+    keys, allowed = clients
+    workers = [Database(db_url), Database(db_url)]
+    try:
+        token = keys.token(AUD, jti=str(uuid.uuid4()))
+        outcomes = _call_all(workers, [token] * 10, allowed)
+    finally:
+        for worker in workers:
+            worker.dispose()
+    assert outcomes.count("accepted") == 1
+    assert all("replayed" in o for o in outcomes if o != "accepted")
+
+
+def test_a_replayed_token_is_refused_after_a_restart(
+        db_url: str, clients: tuple[Keys, CdsClients]) -> None:  # noqa: F811
+    keys, allowed = clients
+    token = keys.token(AUD)
+    for expected in (["accepted"], ["this token was already used (jti replayed)"]):
+        restarted = Database(db_url)
+        try:
+            assert _call_all([restarted], [token], allowed) == expected
+        finally:
+            restarted.dispose()

@@ -13,20 +13,22 @@ set it whenever the server sits behind a proxy.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
 import jwt
-from sqlalchemy import Table, delete, insert, select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lowdose.core.screening import screen
@@ -99,20 +101,32 @@ def _fetch_key(client: CdsClient, kid: str) -> jwt.PyJWK | None:
         return None
 
 
-def authenticate(db: Database, token: str | None, *, audience: str, clients: CdsClients,
-                 now: datetime, service: str, source: str | None) -> Caller:
+async def authenticate(db: Database, token: str | None, *, audience: str, clients: CdsClients,
+                       now: datetime, service: str, source: str | None) -> Caller:
     """The verified caller; CdsAuthError when the token is missing, invalid or replayed.
     An accepted call is audited (who called which service, never what it sent)."""
     if not token:
         raise CdsAuthError("send the EHR's signed JWT as `Authorization: Bearer`")
-    caller = verify(token, audience=audience, clients=clients, now=now, fetch_key=_fetch_key)
-    seen = _Seen(caller, utc_naive(now), service, source)
-    if not _guard(db).remember(seen):
+    try:  # in the event loop: a signature check costs less than a trip to a thread
+        caller = verify(token, audience=audience, clients=clients, now=now,
+                        fetch_key=_key_not_at_hand)
+    except _FetchNeeded:
+        caller = await asyncio.to_thread(verify, token, audience=audience, clients=clients,
+                                         now=now, fetch_key=_fetch_key)
+    if not await _guard(db).remember(_Seen(caller, utc_naive(now), service, source)):
         raise CdsAuthError("this token was already used (jti replayed)")
     return caller
 
 
-@dataclass
+class _FetchNeeded(Exception):
+    """The issuer's key is not in the allow-list: it comes from its JWKS URL (network)."""
+
+
+def _key_not_at_hand(client: CdsClient, kid: str) -> jwt.PyJWK | None:
+    raise _FetchNeeded
+
+
+@dataclass(frozen=True, eq=False)  # by identity: the same token sent twice is two calls
 class _Seen:
     """One accepted token waiting for its jti to be stored."""
 
@@ -120,129 +134,120 @@ class _Seen:
     at: datetime
     service: str
     source: str | None
-    accepted: bool = False
-    error: BaseException | None = None
-    lead: bool = False
-    woken: threading.Event = field(default_factory=threading.Event)
 
 
 class _ReplayGuard:
     """Stores JWT ids, refusing one seen before. Calls arriving together share one write
     transaction (group commit): with `synchronous=FULL` each commit waits for the disk, and one
-    commit per call would cap the service at the disk's commit rate. The first caller writes
-    everything pending; whoever arrives meanwhile waits, then the next in line writes."""
+    commit per call would cap the service at the disk's commit rate. One writer task stores
+    everything pending in a thread; calls arriving meanwhile wait, in the event loop rather
+    than in threads of their own, for the next write."""
 
     PURGE_EVERY_S = 60.0
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.lock = threading.Lock()
-        self.pending: list[_Seen] = []
-        self.writing = False
+        self.pending: list[tuple[_Seen, asyncio.Future[bool]]] = []
+        self.writer: asyncio.Task[None] | None = None
         self.purged = 0.0
 
-    def remember(self, seen: _Seen) -> bool:
-        with self.lock:
-            self.pending.append(seen)
-            lead = not self.writing
-            self.writing = True
-        if not lead:
-            seen.woken.wait()
-            if not seen.lead:
-                return self._result(seen)
-        with self.lock:
-            batch, self.pending = self.pending, []
-        try:
-            self._write(batch)
-        except BaseException as exc:  # every waiter learns of it, none is left hanging
-            for item in batch:
-                item.error = exc
-        finally:
-            with self.lock:
-                if self.pending:
-                    following = self.pending[0]
-                    following.lead = True
-                    following.woken.set()
-                else:
-                    self.writing = False
-            for item in batch:
-                if item is not seen:
-                    item.woken.set()
-        return self._result(seen)
+    async def remember(self, seen: _Seen) -> bool:
+        accepted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.pending.append((seen, accepted))
+        if self.writer is None:
+            # A task of its own: a caller that goes away must not strand the others.
+            self.writer = asyncio.create_task(self._drain())
+        return await accepted
 
-    @staticmethod
-    def _result(seen: _Seen) -> bool:
-        if seen.error is not None:
-            raise seen.error
-        return seen.accepted
-
-    def _write(self, batch: list[_Seen]) -> None:
+    async def _drain(self) -> None:
         try:
-            with self.db.transaction() as session:
-                self._store(session, batch)
-        except IntegrityError:
-            # Another worker stored one of these ids meanwhile: one transaction each tells
-            # which.
-            for item in batch:
-                item.accepted = False
+            while self.pending:
+                batch, self.pending = self.pending, []
                 try:
-                    with self.db.transaction() as session:
-                        self._store(session, [item])
-                except IntegrityError:
-                    item.accepted = False
+                    stored = await asyncio.to_thread(self._write, [seen for seen, _ in batch])
+                except Exception as exc:  # every waiter learns of it, none is left hanging
+                    for _, accepted in batch:
+                        if not accepted.done():
+                            accepted.set_exception(exc)
+                    continue
+                for seen, accepted in batch:
+                    if not accepted.done():
+                        accepted.set_result(seen in stored)
+        finally:
+            self.writer = None
 
-    def _store(self, session: Session, batch: list[_Seen]) -> None:
+    def _write(self, batch: list[_Seen]) -> set[_Seen]:
+        """Store the batch's new ids with their audit events; the calls whose id was new."""
         at = max(item.at for item in batch)
-        if time.monotonic() - self.purged > self.PURGE_EVERY_S:
-            # Ids of expired tokens can go: an expired token is refused before this table.
-            session.execute(delete(CdsJwtId).where(CdsJwtId.expires_at < at - SKEW))
-            self.purged = time.monotonic()
-        keys = {(item.caller.issuer, item.caller.jti) for item in batch}
-        rows = session.execute(select(CdsJwtId.issuer, CdsJwtId.jti).where(
-            tuple_(CdsJwtId.issuer, CdsJwtId.jti).in_(list(keys))))
-        stored = {(issuer, jti) for issuer, jti in rows}
-        fresh: list[_Seen] = []
-        for item in batch:
-            key = (item.caller.issuer, item.caller.jti)
-            item.accepted = key not in stored
-            if item.accepted:
-                stored.add(key)  # a second use within the same batch is a replay too
-                fresh.append(item)
-        if fresh:
-            session.execute(insert(_JWT_IDS), [
-                {"issuer": i.caller.issuer, "jti": i.caller.jti,
-                 "expires_at": i.caller.expires_at, "seen_at": i.at} for i in fresh])
-        # One audit event per service and client address for the calls written together: the
-        # calls read no lowdose record, and an event per call would cost more than the call.
-        calls: dict[tuple[str, str | None], int] = {}
-        for item in fresh:
-            calls[item.service, item.source] = calls.get((item.service, item.source), 0) + 1
-        for (service, source), count in calls.items():
-            audit.append(session, at=at, actor_user_id=None, action="cds.call",
-                         target=f"cds-service:{service}×{count}"[:64], source=source)
+        first: dict[tuple[str, str], _Seen] = {}
+        for item in batch:  # a second use within the same batch is a replay too
+            first.setdefault((item.caller.issuer, item.caller.jti), item)
+        with self.db.transaction() as session:
+            if time.monotonic() - self.purged > self.PURGE_EVERY_S:
+                # Ids of expired tokens can go: an expired token is refused before this table.
+                session.execute(delete(_JWT_IDS).where(_JWT_IDS.c.expires_at < at - SKEW))
+                self.purged = time.monotonic()
+            # Ids another worker stored (now or earlier) come back as conflicts, not rows.
+            insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
+            rows = session.execute(
+                insert(_JWT_IDS).on_conflict_do_nothing()
+                .returning(_JWT_IDS.c.issuer, _JWT_IDS.c.jti),
+                [{"issuer": issuer, "jti": jti, "expires_at": item.caller.expires_at,
+                  "seen_at": item.at} for (issuer, jti), item in first.items()])
+            fresh = {first[issuer, jti] for issuer, jti in rows}
+            _audit(session, at, fresh)
+        return fresh
+
+
+def _audit(session: Session, at: datetime, calls: set[_Seen]) -> None:
+    # One audit event per service and client address for the calls written together: the
+    # calls read no lowdose record, and an event per call would cost more than the call.
+    counts = Counter((item.service, item.source) for item in calls)
+    for (service, source), count in counts.items():
+        audit.append(session, at=at, actor_user_id=None, action="cds.call",
+                     target=f"cds-service:{service}×{count}"[:64], source=source)
 
 
 _JWT_IDS = cast(Table, CdsJwtId.__table__)
-_guards: weakref.WeakKeyDictionary[Database, _ReplayGuard] = weakref.WeakKeyDictionary()
-_guards_lock = threading.Lock()
+# One guard per event loop and database: its waiters' futures belong to that loop.
+_guards: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[
+    Database, _ReplayGuard]] = weakref.WeakKeyDictionary()
 
 
 def _guard(db: Database) -> _ReplayGuard:
-    with _guards_lock:
-        guard = _guards.get(db)
-        if guard is None:
-            guard = _guards[db] = _ReplayGuard(db)
-        return guard
+    guards = _guards.setdefault(asyncio.get_running_loop(), weakref.WeakKeyDictionary())
+    guard = guards.get(db)
+    if guard is None:
+        guard = guards[db] = _ReplayGuard(db)
+    return guard
 
 
 # ------------------------------------------------------------------------------ hooks
 
 
+async def answer(body: Any, *, now: datetime) -> dict[str, Any]:
+    """`answer_hook` for the event loop: only a call that must fetch from the EHR's FHIR
+    server goes to a thread."""
+    request = cdshooks.read_request(body)
+    ldn_orders = _ldn_orders(request)
+    if ldn_orders and _missing(request):
+        return await asyncio.to_thread(_answer, request, ldn_orders, now)
+    return _answer(request, ldn_orders, now)
+
+
 def answer_hook(body: Any, *, now: datetime) -> dict[str, Any]:
     """The cards for one hook call (`now`: the server's clock, in its own time zone)."""
     request = cdshooks.read_request(body)
+    return _answer(request, _ldn_orders(request), now)
+
+
+def _ldn_orders(request: cdshooks.HookRequest) -> list[Mapping[str, Any]]:
     vocabulary = load_medicine_vocabulary()
-    ldn_orders = [o for o in request.orders if cdshooks.is_naltrexone(o, vocabulary)]
+    return [o for o in request.orders if cdshooks.is_naltrexone(o, vocabulary)]
+
+
+def _answer(request: cdshooks.HookRequest, ldn_orders: list[Mapping[str, Any]],
+            now: datetime) -> dict[str, Any]:
     if not ldn_orders:
         return {"cards": []}
     data = gather(request)
@@ -259,7 +264,7 @@ def gather(request: cdshooks.HookRequest) -> dict[str, Any]:
     """Each prefetch key from the request, else fetched from the EHR's FHIR server. A key sent
     as null means the EHR has no such data (CDS Hooks 2.0), which is not an error."""
     data: dict[str, Any] = {}
-    missing = [key for key in cdshooks.PREFETCH if key not in request.prefetch]
+    missing = _missing(request)
     for key in cdshooks.PREFETCH:
         if key in request.prefetch:
             data[key] = request.prefetch[key]
@@ -277,6 +282,10 @@ def gather(request: cdshooks.HookRequest) -> dict[str, Any]:
             query = cdshooks.PREFETCH[key].replace("{{context.patientId}}", request.patient_id)
             data[key] = _fetch(client, f"{base}/{query}", key)
     return data
+
+
+def _missing(request: cdshooks.HookRequest) -> list[str]:
+    return [key for key in cdshooks.PREFETCH if key not in request.prefetch]
 
 
 def _fetch(client: httpx.Client, url: str, key: str) -> Mapping[str, Any]:
