@@ -1,16 +1,19 @@
 """CDS Hooks calls over loopback with 20 concurrent clients (design §4: p95 ≤ 50 ms, and at
 least half the throughput of the same server's trivial JSON endpoint measured in the same run).
 
-`lowdose serve` (one uvicorn worker, SQLite in a fresh data dir) runs in its own process with
-an allow-list holding one EHR client's ES384 public key. Each call is a full `order-sign`
-request on a naltrexone order with prefetch (patient, three active medicines, two conditions)
-carrying its own freshly signed JWT: the server verifies the signature, audience and lifetime,
-records the `jti` against replay (one write transaction with its audit event), screens and
-answers with cards. The tokens are signed before the run, so the load generator (one asyncio
-process speaking HTTP/1.1 keep-alive on raw sockets) costs little of the two cores.
+`lowdose serve` (one uvicorn worker unless `--workers` says more; SQLite in a fresh data dir)
+runs in its own process with an allow-list holding one EHR client's ES384 and RS384 public
+keys; each worker count gets a fresh server and its own trivial-endpoint reference. Each call is
+a full `order-sign` request on a naltrexone order with prefetch (patient, three active
+medicines, two conditions) carrying its own freshly signed JWT: the server verifies the
+signature, audience and lifetime, records the `jti` against replay (one write transaction with
+its audit event), screens and answers with cards. The tokens are signed before the run, so the
+load generator (one asyncio process speaking HTTP/1.1 keep-alive on raw sockets) costs little
+of the two cores. The server's CPU time per call (its processes' user + system time over the
+run, warm-up included) moves less with other work on the machine than latency does.
 
 Writes (or replaces) the "CDS Hooks" section of bench/RESULTS.md.
-Run: `.venv/bin/python bench/cdshooks.py [--seconds 8] [--clients 20]`.
+Run: `.venv/bin/python bench/cdshooks.py [--seconds 8] [--clients 20] [--workers 1 2]`.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ LOWDOSE = Path(sys.executable).with_name("lowdose")
 SECTION = "## CDS Hooks (bench/cdshooks.py)"
 ISSUER = "https://ehr.bench.example"
 SERVICE = "/cds-services/ldn-safety"
+HEALTH = "`GET /api/v1/health` (reference)"
 BUDGET_P95_S, BUDGET_RATIO = 0.050, 0.5
 WARMUP_S = 2.0
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -56,6 +60,9 @@ class Load:
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
+    answered: int = 0  # warm-up included, errors too: what the server's CPU time paid for
+    cpu_s: float = 0.0
+    workers: int = 1
 
     @property
     def rate(self) -> float:
@@ -104,6 +111,7 @@ async def _client(port: int, requests: Iterator[bytes], warm_until: float, deadl
                 load.errors += 1
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 continue
+            load.answered += 1
             if sent < warm_until:
                 continue
             load.statuses[status] = load.statuses.get(status, 0) + 1
@@ -116,8 +124,10 @@ async def _client(port: int, requests: Iterator[bytes], warm_until: float, deadl
         writer.close()
 
 
-def run_load(name: str, port: int, streams: list[Iterator[bytes]], seconds: float) -> Load:
-    load = Load(name)
+def run_load(name: str, server: Server, streams: list[Iterator[bytes]], seconds: float) -> Load:
+    load = Load(name, workers=server.workers)
+    port = server.port
+    cpu_before = server.cpu_s()
 
     async def main() -> None:
         started = time.perf_counter()
@@ -127,6 +137,7 @@ def run_load(name: str, port: int, streams: list[Iterator[bytes]], seconds: floa
 
     asyncio.run(main())
     load.seconds = seconds
+    load.cpu_s = server.cpu_s() - cpu_before
     return load
 
 
@@ -210,12 +221,31 @@ def _free_port() -> int:
         return port
 
 
+@dataclass
+class Server:
+    port: int
+    pid: int
+    workers: int
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the server and its worker processes so far."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        return sum(_cpu_s(pid) for pid in [self.pid, *map(int, children)])
+
+
+def _cpu_s(pid: int) -> float:
+    # /proc/PID/stat: fields 14 and 15 (utime, stime) in clock ticks, after the "(name)".
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def serving(data_dir: Path) -> Iterator[int]:
+def serving(data_dir: Path, workers: int) -> Iterator[Server]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOWDOSE_")}
     env["LOWDOSE_DATA_DIR"] = str(data_dir)
-    process = subprocess.Popen([str(LOWDOSE), "serve", "--port", str(port)], env=env,
+    process = subprocess.Popen([str(LOWDOSE), "serve", "--port", str(port), "--workers",
+                                str(workers)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -227,7 +257,7 @@ def serving(data_dir: Path) -> Iterator[int]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError("lowdose serve did not start") from None
                 time.sleep(0.1)
-        yield port
+        yield Server(port, process.pid, workers)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -284,35 +314,32 @@ def in_process(keys: dict[str, Any], body: bytes, data_dir: Path) -> list[tuple[
     return steps
 
 
-def section(runs: list[Load], health: Load, clients: int, seconds: float, cards: int,
+def section(runs: list[Load], clients: int, seconds: float, cards: int,
             steps: list[tuple[str, float]]) -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    workers = sorted({run.workers for run in runs})
     lines = [
         SECTION, "",
-        f"{clients} concurrent keep-alive clients against `lowdose serve` (one uvicorn worker, "
-        f"SQLite), {seconds:g} s measured per row after {WARMUP_S:g} s of warm-up. Each call: "
-        "an `order-sign` request on a naltrexone order with prefetch (3 active medicines, 2 "
-        f"conditions; answer: {cards} card(s)) and its own JWT (signature, audience, lifetime, "
-        "jti stored against replay with an audit event; concurrent calls share one write "
-        "transaction). Budget (design §4): p95 ≤ 50 ms and ≥ 0.5× the trivial endpoint's "
-        "throughput in the same run.", "",
+        f"{clients} concurrent keep-alive clients against `lowdose serve --workers N` (N = "
+        f"{' and '.join(map(str, workers))}; SQLite; default 1), {seconds:g} s measured per "
+        f"row after {WARMUP_S:g} s of warm-up. Each call: an `order-sign` request on a "
+        "naltrexone order with prefetch (3 active medicines, 2 conditions; answer: "
+        f"{cards} card(s)) and its own JWT (signature, audience, lifetime, jti stored against "
+        "replay with an audit event; concurrent calls share one write transaction). Budget "
+        "(design §4): p95 ≤ 50 ms and ≥ 0.5× the throughput of the trivial endpoint, "
+        "measured on the same server (same worker count) in the same run. Server CPU: the "
+        "server processes' user + system time per answered request (warm-up included).", "",
         f"Machine: {os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, load average {load} at the end (other work shares "
-        f"the machine), {date.today().isoformat()}.", "",
-        "| what | p50 | p95 | p99 | per second | ÷ trivial endpoint | errors | |",
-        "|---|---|---|---|---|---|---|---|",
+        f"the machine; the load generator runs on it too), {date.today().isoformat()}.", "",
+        "| workers | what | p50 | p95 | p99 | per second | ÷ trivial endpoint | server CPU "
+        "per call | errors | |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for run in [*runs, health]:
-        ratio = run.rate / health.rate if health.rate else 0.0
-        if run is health:
-            verdict = "reference"
-        else:
-            p95_ok = bool(run.latencies) and run.percentile(0.95) <= BUDGET_P95_S
-            verdict = (f"p95 {'within' if p95_ok else 'OVER'} budget; throughput "
-                       f"{'within' if ratio >= BUDGET_RATIO else 'below'} ≥ {BUDGET_RATIO}×")
-        lines.append(f"| {run.name} | {_ms(run.p50)} | {_ms(run.percentile(0.95))} | "
-                     f"{_ms(run.percentile(0.99))} | {run.rate:,.0f} | {ratio:.2f} | "
-                     f"{run.errors} | {verdict} |")
+    for count in workers:
+        health = next(run for run in runs if run.workers == count and run.name == HEALTH)
+        for run in (run for run in runs if run.workers == count):
+            lines.append(_row(run, health))
     lines += ["", "In process, same machine, median of 300 (no HTTP, no disk):", "",
               "| step | median |", "|---|---|"]
     lines += [f"| {name} | {value:.3f} ms |" for name, value in steps]
@@ -322,40 +349,66 @@ def section(runs: list[Load], health: Load, clients: int, seconds: float, cards:
     return "\n".join(lines) + "\n"
 
 
+def _row(run: Load, health: Load) -> str:
+    ratio = run.rate / health.rate if health.rate else 0.0
+    if run is health:
+        verdict = "reference"
+    else:
+        p95_ok = bool(run.latencies) and run.percentile(0.95) <= BUDGET_P95_S
+        verdict = (f"p95 {'within' if p95_ok else 'OVER'} budget; throughput "
+                   f"{'within' if ratio >= BUDGET_RATIO else 'below'} ≥ {BUDGET_RATIO}×")
+    cpu = run.cpu_s / run.answered if run.answered else 0.0
+    return (f"| {run.workers} | {run.name} | {_ms(run.p50)} | {_ms(run.percentile(0.95))} | "
+            f"{_ms(run.percentile(0.99))} | {run.rate:,.0f} | {ratio:.2f} | {cpu * 1000:.2f} ms "
+            f"| {run.errors} | {verdict} |")
+
+
+def measure(data_dir: Path, keys: dict[str, Any], body: bytes, workers: int,
+            args: argparse.Namespace) -> tuple[list[Load], int]:
+    """The trivial endpoint, then each algorithm's calls, on one fresh server."""
+    with serving(data_dir, workers) as server:
+        audience = f"http://127.0.0.1:{server.port}{SERVICE}"
+        check = httpx.post(audience, content=body, timeout=30, headers={
+            "Authorization": f"Bearer {Tokens(keys['RS384'], 'RS384', audience).sign()}",
+            "Content-Type": "application/json"})
+        check.raise_for_status()
+        health = run_load(HEALTH, server, [health_requests() for _ in range(args.clients)],
+                          args.seconds)
+        runs = [health]
+        for alg in KEYS if args.alg == "both" else (args.alg,):
+            tokens = Tokens(keys[alg], alg, audience)
+            tokens.prepare(int(max(health.rate, 500) * (args.seconds + WARMUP_S)))
+            runs.append(run_load(f"`POST {SERVICE}`, {alg} JWT", server,
+                                 [hook_requests(tokens, body, server.port)
+                                  for _ in range(args.clients)], args.seconds))
+    return runs, len(check.json()["cards"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1],
+                        help="Worker counts to measure, a fresh server each (default: 1).")
     parser.add_argument("--alg", choices=(*KEYS, "both"), default="both")
     parser.add_argument("--no-write", action="store_true", help="Print, do not touch "
                                                                 "RESULTS.md.")
     args = parser.parse_args()
     keys = {alg: make() for alg, make in KEYS.items()}
     body = hook_body()
-    runs = []
+    runs: list[Load] = []
     with tempfile.TemporaryDirectory(prefix="lowdose-bench-cds-") as tmp:
-        data_dir = Path(tmp) / "data"
-        allow_list(data_dir, keys)
-        with serving(data_dir) as port:
-            audience = f"http://127.0.0.1:{port}{SERVICE}"
-            check = httpx.post(audience, content=body, timeout=30, headers={
-                "Authorization": f"Bearer {Tokens(keys['RS384'], 'RS384', audience).sign()}",
-                "Content-Type": "application/json"})
-            check.raise_for_status()
-            cards = len(check.json()["cards"])
-            health = run_load("`GET /api/v1/health` (reference)", port,
-                              [health_requests() for _ in range(args.clients)], args.seconds)
-            for alg in KEYS if args.alg == "both" else (args.alg,):
-                tokens = Tokens(keys[alg], alg, audience)
-                tokens.prepare(int(max(health.rate, 500) * (args.seconds + WARMUP_S)))
-                runs.append(run_load(f"`POST {SERVICE}`, {alg} JWT", port,
-                                     [hook_requests(tokens, body, port)
-                                      for _ in range(args.clients)], args.seconds))
+        for workers in args.workers:
+            data_dir = Path(tmp) / f"data-{workers}"
+            allow_list(data_dir, keys)
+            measured, cards = measure(data_dir, keys, body, workers, args)
+            runs += measured
         steps = in_process(keys, body, data_dir)
-    text = section(runs, health, args.clients, args.seconds, cards, steps)
+    text = section(runs, args.clients, args.seconds, cards, steps)
     for run in runs:
         if run.errors:
-            print(f"{run.name}: answers by status {run.statuses}", file=sys.stderr)
+            print(f"{run.workers} worker(s), {run.name}: answers by status {run.statuses}",
+                  file=sys.stderr)
     if not args.no_write:
         write_section(SECTION, text)
     print(text)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from lowdose.api.deps import BEARER, database, now, source_of
+from lowdose.api.deps import BEARER, now, source_of
 from lowdose.api.problems import documented
 from lowdose.errors import InputError
 from lowdose.interop import cdshooks as hooks
@@ -39,7 +39,7 @@ async def _authenticate(request: Request, service: str) -> None:
     scheme, _, token = header.partition(" ")
     try:
         await cdshooks.authenticate(
-            database(request), token.strip() if scheme.lower() == "bearer" else None,
+            request.app.state.db, token.strip() if scheme.lower() == "bearer" else None,
             audience=audience, clients=clients, now=now(), service=service,
             source=source_of(request))
     except CdsAuthError as exc:
