@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    import socket
+
+    import uvicorn
 
 
 def serve(
@@ -43,7 +48,31 @@ def serve(
         # environment (lowdose.asgi), so a --database-url given here is passed on.
         os.environ["LOWDOSE_DATABASE_URL"] = settings.resolved_database_url
         logs.configure(settings)
-        uvicorn.run("lowdose.asgi:app", workers=workers, **server)
+        _run_workers(uvicorn.Config("lowdose.asgi:app", workers=workers, **server))
         return
     logs.configure(settings)
     uvicorn.run(create_app(settings), **server)
+
+
+def _run_workers(config: uvicorn.Config) -> None:
+    """uvicorn's supervisor of several workers, on a listening socket from `tcp_listener`."""
+    import contextlib
+
+    from uvicorn.supervisors import Multiprocess
+
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[tcp_listener(config)]).run()
+
+
+def tcp_listener(config: uvicorn.Config) -> socket.socket:
+    """The socket uvicorn binds for its workers, marked as TCP. uvicorn leaves its protocol at
+    0, connections accepted from it inherit that, and asyncio then leaves Nagle's algorithm on:
+    every keep-alive request after a connection's first waited ~40 ms for the client's delayed
+    ACK (uvicorn issue #3149). The workers inherit the socket with its protocol."""
+    import socket
+
+    bound = config.bind_socket()
+    listener = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP,
+                             fileno=bound.detach())
+    listener.set_inheritable(True)
+    return listener
