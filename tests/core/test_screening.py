@@ -251,6 +251,22 @@ def test_opioid_related_non_agonists_are_never_called_active_opioids(text):
     assert "active-opioid" not in codes(run(profile(text)))
 
 
+@pytest.mark.parametrize(("text", "unread"), [
+    ("amlodipine/benazepril", "benazepril"), ("Tylenol + frobnicol 10 mg", "frobnicol"),
+    ("acetaminophen/xyzzyfen 325/5", "xyzzyfen"), ("ibuprofen and zolgensma", "zolgensma")])
+def test_a_combination_with_an_unknown_partner_is_not_ok(text, unread):
+    # The unknown part could be an opioid: never "ok" because the other part is known.
+    result = run(profile(text))
+    assert codes(result) == ["unrecognised-medicine"]
+    assert f'"{unread}"' in result.findings[0].message
+
+
+@pytest.mark.parametrize("text", ["losartan/hctz", "Norco 5/325 mg every 6 h as needed",
+                                  "sertraline 50 mg daily and as needed", "Tylenol with food"])
+def test_known_combinations_and_dosing_words_are_read_in_full(text):
+    assert "unrecognised-medicine" not in codes(run(profile(text)))
+
+
 def test_a_recognised_opioid_next_to_an_unreadable_word_still_counts():
     result = run(profile("Norco and tramadone"))
     assert {"active-opioid", "unrecognised-medicine"} <= set(codes(result))

@@ -115,6 +115,9 @@ class Recognition:
     stopped_on: date | None
     ldn_cue: bool
     sources: tuple[str, ...] = ()
+    # Words joined to a recognised name as a combination ("acetaminophen/xyzzyfen") that name
+    # nothing known: the entry is only partly read, so it must not pass as recognised.
+    unread: tuple[str, ...] = ()
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -195,6 +198,7 @@ def recognize(text: str | None, rxnorm: str | None,
         ldn_cue=_has(cues, vocabulary.text.ldn),
         sources=(matches[0].sources if len(matches) == 1
                  else tuple(dict.fromkeys(s for m in matches for s in m.sources))),
+        unread=_unread_partners(normalized, found, vocabulary),
     )
 
 
@@ -252,6 +256,36 @@ def _longest_name(tokens: Sequence[str], start: int,
         if hits:
             return start + n, hits
     return None
+
+
+_JOINS = frozenset("/+&")
+_JOIN_WORDS = frozenset({"and", "plus"})
+
+
+def _unread_partners(normalized: str, found: _Found,
+                     vocabulary: MedicineVocabulary) -> tuple[str, ...]:
+    """Name-like words joined to a recognised name as a combination ("/", "+", "&", "and",
+    "plus" between them) that are themselves no known name."""
+    tokens, starts = token_spans(normalized)
+    named = sorted({i for hit in found.hits for i in range(hit.start, hit.end)})
+    doubtful = {m.words for m in found.ambiguous}
+
+    def joined(left: int, right: int) -> bool:
+        between = tokens[left + 1:right]
+        if between:
+            return all(word in _JOIN_WORDS for word in between)
+        gap = normalized[starts[left] + len(tokens[left]):starts[right]]
+        return bool(_JOINS & set(gap))
+
+    unread = []
+    for i, word in enumerate(tokens):
+        if i in named or word in doubtful or not _may_be_misspelt(word, vocabulary):
+            continue
+        before = [j for j in named if j < i]
+        after = [j for j in named if j > i]
+        if (before and joined(before[-1], i)) or (after and joined(i, after[0])):
+            unread.append(word)
+    return tuple(dict.fromkeys(unread))
 
 
 def _may_be_misspelt(word: str, vocabulary: MedicineVocabulary) -> bool:

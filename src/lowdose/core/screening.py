@@ -226,7 +226,7 @@ def _trigger(med: Medication) -> str:
 def _medication_findings(med: Medication, rec: Recognition, profile: Profile,
                          knowledge: ScreeningKnowledge) -> Iterator[Finding]:
     rules = knowledge.rules
-    if rec.status in (UNKNOWN, AMBIGUOUS):
+    if rec.status in (UNKNOWN, AMBIGUOUS) or rec.unread:
         yield _unrecognised(med, rec, rules)
     stopped = rec.stopped or (med.stopped is not None and med.stopped <= profile.as_of.date())
     opioid = [c for c in rec.classes if c in rules.opioid_classes]
@@ -247,6 +247,9 @@ def _unrecognised(med: Medication, rec: Recognition, rules: ScreeningRules) -> F
     candidates = f" (it could be {' or '.join(names)})" if names else ""
     if med.rxnorm and not med.text:
         candidates = f" (RxNorm code {med.rxnorm} is not in the vocabulary)"
+    elif rec.status not in (UNKNOWN, AMBIGUOUS):
+        parts = " or ".join(f'"{word}"' for word in rec.unread)
+        candidates = f" in full: {parts} names no medicine lowdose knows"
     return _finding(rules.rules["unrecognised-medicine"], _trigger(med),
                     " or ".join(names) or None, {"candidates": candidates})
 
