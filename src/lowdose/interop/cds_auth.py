@@ -108,11 +108,11 @@ def verify(token: str, *, audience: str, clients: CdsClients, now: datetime,
            fetch_key: Any = None) -> Caller:
     """Check everything about `token` but replay. `fetch_key(client, kid)` gets a key from the
     client's JWKS URL (None: only inline keys)."""
-    try:
-        header = jwt.get_unverified_header(token)
-        unverified = jwt.decode(token, options={"verify_signature": False})
+    try:  # read once to find the key; nothing read here is trusted before the signature
+        unread = jwt.decode_complete(token, options={"verify_signature": False})
     except jwt.PyJWTError:
         raise CdsAuthError("the bearer token is not a JWT") from None
+    header, unverified = unread["header"], unread["payload"]
     algorithm = header.get("alg")
     if algorithm not in ASYMMETRIC:
         raise CdsAuthError(f"algorithm {algorithm!r} refused: sign with an asymmetric key "
