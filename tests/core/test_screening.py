@@ -240,6 +240,19 @@ def test_a_product_free_of_an_opioid_is_not_read_as_that_opioid(text):
     assert codes(run(profile(text))) == ["unrecognised-medicine"]
 
 
+@pytest.mark.parametrize("text", ["allergic to codeine", "codeine allergy",
+                                  "Tylenol #3 allergy", "oxycodone intolerance"])
+def test_an_opioid_allergy_is_not_an_opioid_being_taken(text):
+    result = run(profile(text))
+    assert codes(result) == ["opioid-allergy"]
+    assert result.verdict == "caution"
+
+
+def test_an_allergy_beside_an_opioid_taken_still_contraindicates():
+    result = run(profile("allergic to tramadol, takes oxycodone"))
+    assert result.verdict == "contraindicated"
+
+
 def test_combined_naltrexone_is_a_duplicate_even_next_to_ldn():
     result = run(profile("naltrexone/bupropion", ldn=LdnUse(dose_mg=4.5)))
     assert codes(result) == ["duplicate-naltrexone"]

@@ -118,6 +118,7 @@ class Recognition:
     # Words joined to a recognised name as a combination ("acetaminophen/xyzzyfen") that name
     # nothing known: the entry is only partly read, so it must not pass as recognised.
     unread: tuple[str, ...] = ()
+    allergy: bool = False  # the entry names an allergy or intolerance, not a medicine taken
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -199,6 +200,7 @@ def recognize(text: str | None, rxnorm: str | None,
         sources=(matches[0].sources if len(matches) == 1
                  else tuple(dict.fromkeys(s for m in matches for s in m.sources))),
         unread=_unread_partners(normalized, found, vocabulary),
+        allergy=_has(cues, vocabulary.text.allergy),
     )
 
 

@@ -230,6 +230,11 @@ def _medication_findings(med: Medication, rec: Recognition, profile: Profile,
         yield _unrecognised(med, rec, rules)
     stopped = rec.stopped or (med.stopped is not None and med.stopped <= profile.as_of.date())
     opioid = [c for c in rec.classes if c in rules.opioid_classes]
+    if opioid and rec.allergy and len(rec.matches) == 1:
+        # "Allergic to codeine" is not codeine being taken: no contraindication, but a check.
+        # With a second medicine in the entry it is unclear which is which: the opioid counts.
+        yield _finding(rules.rules["opioid-allergy"], _trigger(med), rec.label(opioid[0]), {})
+        return
     if opioid:
         yield from _opioid_findings(med, rec, opioid, stopped, profile, rules)
     if stopped:

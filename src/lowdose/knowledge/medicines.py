@@ -143,6 +143,7 @@ class TextVocabulary:
     stopped: frozenset[Tokens]
     ldn: frozenset[Tokens]
     absent_after: frozenset[str]  # "free" in "codeine-free": the name is not in the product
+    allergy: frozenset[Tokens]
     # Every phrase above by its first word, so text is scanned once per kind, not per phrase.
     starting_with: Mapping[str, tuple[Tokens, ...]]
 
@@ -308,14 +309,16 @@ def text_vocabulary_from(text: Mapping[str, Any]) -> TextVocabulary:
               for phrase in _phrases(row["words"])}
     frequency = {tokenize(k): float(v) for k, v in text["frequency"].items()}
     cues = text["cues"]
-    as_needed, stopped, ldn = (_phrases(cues[k]) for k in ("as_needed", "stopped", "ldn"))
+    as_needed, stopped, ldn, allergy = (_phrases(cues.get(k, ()))
+                                        for k in ("as_needed", "stopped", "ldn", "allergy"))
     starting_with: dict[str, set[Tokens]] = {}
-    for phrase in [*forms, *routes, *frequency, *as_needed, *stopped, *ldn]:
+    for phrase in [*forms, *routes, *frequency, *as_needed, *stopped, *ldn, *allergy]:
         starting_with.setdefault(phrase[0], set()).add(phrase)
     return TextVocabulary(
         forms=forms, routes=routes, frequency=frequency, as_needed=as_needed, stopped=stopped,
         ldn=ldn, absent_after=frozenset(w for p in _phrases(cues.get("absent_after", ()))
                                         for w in p),
+        allergy=allergy,
         starting_with={w: tuple(sorted(p, key=lambda t: (-len(t), t)))
                                 for w, p in starting_with.items()},
     )
