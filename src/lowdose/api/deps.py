@@ -49,7 +49,9 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def database(request: Request) -> Database:
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in its
+# thread pool, a hop that costs more than the dependency itself.
+async def database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
@@ -66,7 +68,8 @@ def current_actor(request: Request, db: Annotated[Database, Depends(database)],
     return accounts.authenticate_token(db, token, now=now(), kind="api")
 
 
-def context(request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> Context:
+async def context(request: Request,
+                  actor: Annotated[Actor, Depends(current_actor)]) -> Context:
     return Context(actor=actor, now=now(), source=source_of(request))
 
 
