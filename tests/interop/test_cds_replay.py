@@ -99,3 +99,21 @@ def test_a_replayed_token_is_refused_after_a_restart(
             assert _call_all([restarted], [token], allowed) == expected
         finally:
             restarted.dispose()
+
+
+def test_a_caller_that_goes_away_leaves_the_others_answered(
+        db: Database, clients: tuple[Keys, CdsClients]) -> None:  # noqa: F811
+    keys, allowed = clients
+
+    async def call(token: str) -> str:
+        await cdshooks.authenticate(db, token, audience=AUD, clients=allowed,
+                                    now=datetime.now(UTC), service="ldn-safety", source="t")
+        return "accepted"
+
+    async def one_leaves() -> list[str]:
+        calls = [asyncio.create_task(call(keys.token(AUD))) for _ in range(5)]
+        await asyncio.sleep(0)  # all five are waiting for the write
+        calls[0].cancel()
+        return list(await asyncio.wait_for(asyncio.gather(*calls[1:]), timeout=30))
+
+    assert asyncio.run(one_leaves()) == ["accepted"] * 4

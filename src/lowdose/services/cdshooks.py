@@ -20,6 +20,7 @@ import time
 import weakref
 from collections import Counter
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -149,6 +150,8 @@ class _ReplayGuard:
         self.db = db
         self.pending: list[tuple[_Seen, asyncio.Future[bool]]] = []
         self.writer: asyncio.Task[None] | None = None
+        # A thread of its own, so the writes never queue behind slow FHIR fetches.
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cds-jti")
         self.purged = 0.0
 
     async def remember(self, seen: _Seen) -> bool:
@@ -164,7 +167,8 @@ class _ReplayGuard:
             while self.pending:
                 batch, self.pending = self.pending, []
                 try:
-                    stored = await asyncio.to_thread(self._write, [seen for seen, _ in batch])
+                    stored = await asyncio.get_running_loop().run_in_executor(
+                        self.thread, self._write, [seen for seen, _ in batch])
                 except Exception as exc:  # every waiter learns of it, none is left hanging
                     for _, accepted in batch:
                         if not accepted.done():
