@@ -52,8 +52,9 @@ async def discovery(request: Request) -> JSONResponse:
     return JSONResponse(hooks.discovery())
 
 
-# The work runs in the event loop: a call costs about a millisecond of CPU, less than handing
-# it to a thread; what waits (the replay table's write, fetching from the EHR) runs in one.
+# The work runs in the event loop (a fraction of a millisecond of CPU): a thread per call cost
+# more in hand-offs and GIL contention. What waits (the replay table's write, fetching from the
+# EHR's FHIR server) runs in a thread.
 async def _call(request: Request, service: str) -> JSONResponse:
     await _authenticate(request, service)  # before reading the body: strangers learn nothing
     try:
