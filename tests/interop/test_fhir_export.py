@@ -34,7 +34,7 @@ def test_every_exported_resource_and_the_bundle_validate(record: tuple[Cast, int
     for resource in resources(bundle):
         assert_valid_fhir(resource)
     kinds = Counter(r["resourceType"] for r in resources(bundle))
-    assert kinds == {"Patient": 1, "Observation": 1 + 4 * 3 + 1, "Condition": 2,
+    assert kinds == {"Patient": 1, "Observation": 1 + 4 * 3 + 4 + 1, "Condition": 2,
                      "MedicationStatement": 3, "MedicationRequest": 1,
                      "MedicationAdministration": 4, "QuestionnaireResponse": 1}
 
@@ -108,6 +108,15 @@ def test_doses_ratings_and_scores_say_what_the_diary_says(record: tuple[Cast, in
     assert len(fatigue) == 4 and fatigue[0]["code"]["coding"][0]["system"] == LOCAL_MEASURES
     [score] = [o for o in observations if o["code"]["coding"][0]["code"] == "44261-6"]
     assert score["valueInteger"] == sum(PHQ9.values())
+    # Each diary side effect: its name, its 0–3 severity, and the day's dose as its focus.
+    effects = [o for o in observations if o["code"]["coding"][0]["code"] == "side-effect"]
+    assert [(o["code"]["text"], o["valueInteger"], o["effectiveDateTime"]) for o in sorted(
+        effects, key=lambda o: o["effectiveDateTime"])] == [
+        ("vivid dreams", 1, f"2025-05-{d}") for d in (28, 29, 30, 31)]
+    dose_urls = {e["resource"]["effectiveDateTime"]: e["fullUrl"] for e in bundle["entry"]
+                 if e["resource"]["resourceType"] == "MedicationAdministration"}
+    assert all(o["focus"] == [{"reference": dose_urls[o["effectiveDateTime"]]}]
+               for o in effects)
     [response] = resources(bundle, "QuestionnaireResponse")
     response_url = next(e["fullUrl"] for e in bundle["entry"] if e["resource"] is response)
     assert score["derivedFrom"] == [{"reference": response_url}]

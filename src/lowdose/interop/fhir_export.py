@@ -9,6 +9,8 @@ dicts: no model library at run time (the tests validate with two independent one
 - MedicationAdministration per diary dose (taken: completed; skipped: not-done).
 - Observation per daily rating and per questionnaire score (LOINC where one exists, a local
   code otherwise), and a QuestionnaireResponse per questionnaire.
+- Observation per diary side effect (its name as text, severity 0–3, `focus` on that day's
+  dose): interop-notes §1.4, since R4's AdverseEvent is trial use and few EHRs accept it.
 
 Local wall-clock times have no time zone, and a FHIR dateTime with a time needs one, so diary
 days are exported as dates and the clock time goes into the dosage text.
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from lowdose.core.diary import SideEffect
 from lowdose.core.instruments import score
 from lowdose.errors import InputError
 from lowdose.interop.fhir import (
@@ -53,6 +56,10 @@ from lowdose.services.questionnaires import ResponseView
 BUNDLE_TYPES = ("searchset", "collection")
 BODY_WEIGHT = {"system": LOINC, "code": "29463-7", "display": "Body weight"}
 NALTREXONE = {"system": RXNORM, "code": NALTREXONE_RXNORM, "display": "naltrexone"}
+# A diary side effect is named in the patient's words, so the name is the code's text; the
+# local coding says what the value is.
+SIDE_EFFECT = {"system": LOCAL_MEASURES, "code": "side-effect",
+               "display": "Side effect severity, 0 none to 3 severe (patient diary)"}
 
 
 @dataclass(frozen=True)
@@ -223,12 +230,25 @@ class _Builder:
         self.add(resource)
 
     def diary_day(self, checkin: CheckinView) -> None:
-        if checkin.dose_taken is not None:
-            self.administration(checkin)
+        dose = self.administration(checkin) if checkin.dose_taken is not None else None
         for name, value in sorted(checkin.ratings.items()):
             self.rating(checkin.date, name, value)
+        for number, effect in enumerate(checkin.side_effects, start=1):
+            self.side_effect(checkin.date, number, effect, dose)
 
-    def administration(self, checkin: CheckinView) -> None:
+    def side_effect(self, when: date, number: int, effect: SideEffect,
+                    dose: str | None) -> None:
+        resource: dict[str, Any] = {
+            "resourceType": "Observation", "id": f"side-effect-{when}-{number}",
+            "status": "final", "category": [_category("survey", "Survey")],
+            "code": {"coding": [SIDE_EFFECT], "text": effect.name},
+            "subject": self.subject, "effectiveDateTime": day(when),
+            "valueInteger": effect.severity}
+        if dose is not None:
+            resource["focus"] = [{"reference": dose}]
+        self.add(resource)
+
+    def administration(self, checkin: CheckinView) -> str:
         resource: dict[str, Any] = {
             "resourceType": "MedicationAdministration", "id": f"dose-{checkin.date}",
             "status": "completed" if checkin.dose_taken else "not-done",
@@ -250,7 +270,7 @@ class _Builder:
             if checkin.dose_mg is not None:
                 dosage["dose"] = _mg(checkin.dose_mg)
             resource["dosage"] = dosage
-        self.add(resource)
+        return self.add(resource)
 
     def _course_on(self, when: date) -> str | None:
         for entry in self.record.courses:
