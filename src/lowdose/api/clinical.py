@@ -61,9 +61,9 @@ async def health() -> dict[str, str]:
 async def screen(body: Profile, request: Request) -> JSONResponse:
     """Is it safe to start or continue LDN? The verdict is the most severe finding; each
     finding names what set it off and its sources. The pre-operative hold defaults to
-    LOWDOSE_HOLD_HOURS, else the facts."""
+    LOWDOSE_HOLD_HOURS, else the facts; with a `timezone` it counts real hours."""
     result = run_screen(body.to_core(), load_screening_knowledge(),
-                        hold_hours=settings_of(request).hold_hours)
+                        hold_hours=settings_of(request).hold_hours, zone=body.zone())
     return contract(result.to_dict())
 
 
@@ -88,7 +88,8 @@ async def formulate(body: FormulateRequest) -> JSONResponse:
              response_model=HoldPlanResponse, responses=BAD_INPUT)
 async def periop(body: PeriopRequest, request: Request) -> JSONResponse:
     """Last dose before surgery, whether the hold can still be met, a note for the surgical
-    team and restart guidance. The hold defaults to LOWDOSE_HOLD_HOURS, else the facts."""
+    team and restart guidance. The hold defaults to LOWDOSE_HOLD_HOURS, else the facts; with
+    a `timezone` it counts real hours across a daylight-saving change."""
     facts = load_perioperative_facts()
     args = body.to_core(facts, settings_of(request).hold_hours)
     return contract(plan_hold(**args, facts=facts).to_dict())

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from typing import Literal, TypedDict
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from lowdose.knowledge.regimens import PerioperativeFacts
+from lowdose.schemas.zones import TimeZone, zone
 
 
 class _Request(BaseModel):
@@ -162,10 +164,11 @@ class HoldArgs(TypedDict):
     as_of: datetime
     last_taken: datetime | None
     dose_mg: float | None
+    zone: ZoneInfo | None
 
 
 class PeriopRequest(_Request):
-    """Mirrors `lowdose periop`: local clock times without a time zone."""
+    """Mirrors `lowdose periop`: local clock times, read in `timezone` when given."""
 
     surgery_at: datetime
     as_of: datetime
@@ -173,6 +176,7 @@ class PeriopRequest(_Request):
     hold_hours: float | None = None
     last_taken: datetime | None = None
     dose_mg: float | None = None
+    timezone: TimeZone | None = None
 
     def to_core(
         self, facts: PerioperativeFacts, default_hold_hours: float | None = None
@@ -189,6 +193,7 @@ class PeriopRequest(_Request):
             as_of=self.as_of,
             last_taken=self.last_taken,
             dose_mg=self.dose_mg,
+            zone=zone(self.timezone),
         )
 
 

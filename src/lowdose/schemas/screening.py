@@ -2,15 +2,17 @@
 
 `Profile` validates the JSON body (unknown fields are an error) and `to_core()` turns it into
 `lowdose.core.screening.Profile`. Times are local wall-clock times: when they carry a UTC
-offset they must all carry one, and are then read in the offset of `as_of`. `ScreeningResult`
-describes `core.screening.ScreeningResult.to_dict()` for OpenAPI.
+offset they must all carry one, and are then read in the profile's `timezone` if it has one,
+else in the offset of `as_of`. `ScreeningResult` describes
+`core.screening.ScreeningResult.to_dict()` for OpenAPI.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from datetime import time as clock_time
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
@@ -24,6 +26,7 @@ from pydantic import (
 
 from lowdose.core import screening as core
 from lowdose.errors import InputError
+from lowdose.schemas.zones import TimeZone, zone
 
 Level = Literal["contraindicated", "defer", "specialist", "caution", "info"]
 Verdict = Literal["contraindicated", "defer", "specialist", "caution", "ok"]
@@ -88,7 +91,9 @@ class Ldn(_Request):
 class Procedure(_Request):
     name: str | None = Field(default=None, max_length=200)
     at: DateOrDateTime
-    opioids_expected: bool = False
+    opioids_expected: bool | None = Field(
+        default=None, description="false: no opioids expected, so no hold; missing or null: "
+                                  "not known, so the hold applies in case opioids are used")
 
 
 class Profile(_Request):
@@ -104,9 +109,14 @@ class Profile(_Request):
     medications: list[Medication] = Field(default_factory=list)
     ldn: Ldn | None = None
     procedures: list[Procedure] = Field(default_factory=list)
+    timezone: TimeZone | None = None
+
+    def zone(self) -> ZoneInfo | None:
+        """Where the profile's clock times are (for `core.screening.screen`'s `zone`)."""
+        return zone(self.timezone)
 
     def to_core(self) -> core.Profile:
-        clock = _Clock(self.as_of)
+        clock = _Clock(self.as_of, self.zone())
         return core.Profile(
             as_of=clock.moment("as_of", self.as_of),
             age=self.age,
@@ -126,18 +136,21 @@ class Profile(_Request):
                 dose_mg=self.ldn.dose_mg, time=self.ldn.time,
                 last_taken=clock.value("ldn.last_taken", self.ldn.last_taken)),
             procedures=tuple(
+                # Unknown is "may need opioids": lowdose errs towards asking the clinician.
                 core.Procedure(at=clock.moment(f"procedures.{i}.at", p.at), name=p.name,
-                               opioids_expected=p.opioids_expected)
+                               opioids_expected=p.opioids_expected is not False)
                 for i, p in enumerate(self.procedures)
             ),
         )
 
 
 class _Clock:
-    """Local wall-clock times: all without an offset, or all with one (read in `as_of`'s)."""
+    """Local wall-clock times: all without an offset, or all with one (read in the profile's
+    time zone, else in `as_of`'s offset)."""
 
-    def __init__(self, as_of: date | datetime) -> None:
-        self.zone = as_of.tzinfo if isinstance(as_of, datetime) else None
+    def __init__(self, as_of: date | datetime, zone: ZoneInfo | None) -> None:
+        offset = as_of.tzinfo if isinstance(as_of, datetime) else None
+        self.zone: tzinfo | None = zone if offset is not None and zone is not None else offset
 
     def value(self, field: str, moment: date | datetime | None) -> date | datetime | None:
         if moment is None or not isinstance(moment, datetime):
