@@ -28,7 +28,6 @@ def serve(
     import uvicorn
 
     from lowdose import logs
-    from lowdose.api.app import create_app
     from lowdose.cli.settings import load_settings
     from lowdose.store.migrate import migrate
 
@@ -50,6 +49,10 @@ def serve(
         logs.configure(settings)
         _run_workers(uvicorn.Config("lowdose.asgi:app", workers=workers, **server))
         return
+    # Only a single worker builds the app in this process: a supervisor of several does not
+    # serve, so it need not hold the app's modules in memory.
+    from lowdose.api.app import create_app
+
     logs.configure(settings)
     uvicorn.run(create_app(settings), **server)
 
