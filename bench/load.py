@@ -17,8 +17,8 @@ their outcomes and write a check-in (a new date each time, with an `Idempotency-
 clinicians page and filter their panel and open patients' flags, outcomes and diaries; both
 also load their web home pages (`/today`, `/clinic/panel`) with a cookie session. Each server
 process's resident memory (VmRSS) and CPU time are polled every second: the budget is per
-worker, and a worker whose memory still grows in the second half of a run it keeps up with
-leaks (growth only while requests queue is the backlog).
+worker. Memory that still grows in the second half of a run the server keeps up with is a
+leak; growth only while requests queue up is the backlog.
 
 Writes (or replaces) the "Load" section of bench/RESULTS.md with `--write`.
 Run: `.venv/bin/python bench/load.py [--minutes 10] [--rate 50] [--write]`.
@@ -295,12 +295,8 @@ class Run:
         return sum(count * cost for count, cost in counted) / total if total else 0.0
 
     @property
-    def workers_seen(self) -> list[ServerProcess]:
-        return [p for p in self.processes if p.role == "worker"]
-
-    @property
     def peak_worker_rss_mb(self) -> float:
-        return max((p.rss_peak for p in self.workers_seen), default=0.0)
+        return max((p.rss_peak for p in self.processes if p.role == "worker"), default=0.0)
 
     @property
     def achieved_rate(self) -> float:
