@@ -171,6 +171,7 @@ class _Query:
                       CareTeamMember.care_team_id == CareTeamPatient.care_team_id)
                 .where(CareTeamMember.user_id == actor.user_id))
         self.admin = actor.role is Role.ADMIN
+        self.user_id = actor.user_id
         self.clinic_id = actor.clinic_id
         self.on_my_team = Patient.id.in_(mine)
         start_of_today = datetime.combine(today, time.min)
@@ -204,10 +205,17 @@ class _Query:
         """How many rows match: without a level, no status line or procedure is needed."""
         if level is not None:
             return select(func.count()).select_from(self.filtered(level, search).subquery())
-        query = select(func.count()).select_from(Patient).where(
-            Patient.clinic_id == self.clinic_id)
-        if not self.admin:
-            query = query.where(self.on_my_team)
+        if self.admin:
+            query = select(func.count()).select_from(Patient)
+        else:
+            # Counted from the care-team side: for `Patient.id IN (my patients)` SQLite walks
+            # the clinic index instead, at twice the cost (2.6 ms against 1.2 ms at 10,000).
+            query = (select(func.count(CareTeamPatient.patient_id.distinct()))
+                     .join(CareTeamMember,
+                           CareTeamMember.care_team_id == CareTeamPatient.care_team_id)
+                     .join(Patient, Patient.id == CareTeamPatient.patient_id)
+                     .where(CareTeamMember.user_id == self.user_id))
+        query = query.where(Patient.clinic_id == self.clinic_id)
         if search:
             query = query.where(_name_like(search))
         return query
