@@ -43,6 +43,9 @@ class LdnUse:
     dose_mg: float | None = None
     time: time | None = None
     last_taken: date | datetime | None = None
+    # lowdose extension (stored records only): the highest dose a clinician set above the usual
+    # ceiling with the override; a dose up to it was reviewed, so it is not flagged again.
+    approved_mg: float | None = None
 
 
 @dataclass(frozen=True)
@@ -452,10 +455,12 @@ def _flag_findings(profile: Profile, conditions: list[tuple[str, list[tuple[str,
 
 
 def _ldn_dose_findings(profile: Profile, knowledge: ScreeningKnowledge) -> Iterator[Finding]:
-    """A dose above the usual ceiling is a prescriber's decision (a plan needs an override)."""
-    dose = profile.ldn.dose_mg if profile.ldn is not None else None
-    ceiling = knowledge.ceiling
-    if dose is not None and dose > ceiling.usual_mg:
+    """A dose above the usual ceiling is a prescriber's decision (a plan needs an override),
+    unless a prescriber already approved it."""
+    ldn = profile.ldn or LdnUse()
+    dose, ceiling = ldn.dose_mg, knowledge.ceiling
+    approved = ldn.approved_mg is not None and dose is not None and dose <= ldn.approved_mg
+    if dose is not None and dose > ceiling.usual_mg and not approved:
         yield _finding(knowledge.rules.rules["ldn-dose-above-ceiling"], f"ldn.dose_mg: {dose:g}",
                        None, {"dose": f"{dose:g}", "usual_mg": f"{ceiling.usual_mg:g}",
                               "trial_max_mg": f"{ceiling.trial_max_mg:g}"})

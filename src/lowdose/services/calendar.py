@@ -145,9 +145,9 @@ class _Record:
 
 
 def _gather(access: Access) -> _Record:
-    # Procedures with opioids expected need the hold, exactly as the screen decides it.
+    # Procedures that may need opioids (expected or not known) get the hold, as on the screen.
     surgeries = [Surgery(p.id, p.name, p.at) for p in planned_procedures(access)
-                 if not p.cancelled and p.opioids_expected]
+                 if not p.cancelled and p.opioids_expected is not False]
     refills, refill_notes = _refills(access)
     return _Record(_preferences(access), _course_plans(access), surgeries, refills,
                    refill_notes)
@@ -168,7 +168,7 @@ def _render(record: _Record, comparison: list[ComparisonDay], now: datetime,
     notes = record.refill_notes
     plan = schedule(record.courses, record.surgeries, record.refills,
                     hold_hours=facts.default_hold_hours if hold_hours is None else hold_hours,
-                    as_of=local_now, facts=facts, comparison=comparison)
+                    as_of=local_now, facts=facts, comparison=comparison, zone=zone)
     calendar = to_calendar(plan, stamp=now, timezone=prefs.timezone,
                            medicine_names=prefs.medicine_names, notes=notes)
     return CalendarFile(calendar.to_ical(), (*plan.notes, *notes))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -20,7 +21,7 @@ from lowdose.services.medicines import current_medicines
 from lowdose.services.patients import load_profile
 from lowdose.services.procedures import planned_procedures
 from lowdose.store.db import Database
-from lowdose.store.models import Checkin
+from lowdose.store.models import CalendarPreference, Checkin
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,22 @@ def screen_patient(db: Database, ctx: Context, patient_id: int, *,
     """Screen the stored record at `as_of`, the patient's local wall-clock time.
 
     Without `as_of`, the wall time of `ctx.now` is used as it stands: pass `ctx.now` in the
-    patient's time zone (e.g. `datetime.now().astimezone()` on their server).
+    patient's time zone (e.g. `datetime.now().astimezone()` on their server). The hold before
+    surgery counts real hours in the patient's time zone when their calendar names one.
     """
     moment = (as_of or ctx.now).replace(tzinfo=None)
     with patient_access(db, ctx, patient_id, PatientAction.READ_RECORD,
                         "record.screen") as access:
         profile = record_profile(access, moment)
-        result = screen(profile, load_screening_knowledge(), hold_hours=hold_hours)
+        result = screen(profile, load_screening_knowledge(), hold_hours=hold_hours,
+                        zone=patient_zone(access))
         return RecordScreen(patient_id, profile, result)
+
+
+def patient_zone(access: Access) -> ZoneInfo | None:
+    """The authorized patient's time zone (their calendar preference), None when not set."""
+    row = access.session.get(CalendarPreference, access.patient.id)
+    return ZoneInfo(row.timezone) if row is not None and row.timezone else None
 
 
 def record_profile(access: Access, as_of: datetime) -> Profile:
@@ -58,8 +67,9 @@ def record_profile(access: Access, as_of: datetime) -> Profile:
     medications = tuple(
         Medication(text=m.text, rxnorm=m.rxnorm, last_taken=m.last_taken, stopped=m.stopped_on)
         for m in current_medicines(access))
+    # Not knowing whether opioids are expected gets the hold: better to ask the clinician.
     procedures = tuple(
-        Procedure(at=p.at, name=p.name, opioids_expected=bool(p.opioids_expected))
+        Procedure(at=p.at, name=p.name, opioids_expected=p.opioids_expected is not False)
         for p in planned_procedures(access) if not p.cancelled)
     return Profile(
         as_of=as_of, age=stored.age_on(as_of.date()), weight_kg=stored.weight_kg,
@@ -69,15 +79,20 @@ def record_profile(access: Access, as_of: datetime) -> Profile:
 
 
 def _ldn_use(access: Access, as_of: datetime) -> LdnUse | None:
-    """Today's planned dose and time from the running course, the last dose from the diary."""
+    """Today's planned dose and time from the running course, the last dose from the diary,
+    and the highest dose of a plan a clinician made above the usual ceiling (the override)."""
     running = current_plan(access, as_of.date())
-    step = running[1].step_on(as_of.date()) if running and running[1] else None
+    version = running[1] if running else None
+    step = version.step_on(as_of.date()) if version else None
     planned_time = datetime.strptime(step["time"], "%H:%M").time() if step else None
     last_taken = _last_dose(access, as_of, planned_time)
     if running is None and last_taken is None:
         return None
+    approved = (max(float(s["dose_mg"]) for s in version.plan["steps"])
+                if version and version.request.clinician_override and version.plan["steps"]
+                else None)
     return LdnUse(dose_mg=float(step["dose_mg"]) if step else None, time=planned_time,
-                  last_taken=last_taken)
+                  last_taken=last_taken, approved_mg=approved)
 
 
 def _last_dose(access: Access, as_of: datetime,
