@@ -74,6 +74,49 @@ def test_red_flag_signs_are_urgent(effects, code):
     assert flags[0].day == day(1) and "naltrexone-label" in flags[0].sources
 
 
+# The usual ways people write each red flag down (clinical-facts §4), not only the label's words.
+@pytest.mark.parametrize(("entry", "red_flag"), [
+    *((entry, "hepatitis") for entry in [
+        "yellow whites of my eyes", "eyes turned yellow", "yellowish skin", "dark pee",
+        "dark-coloured urine", "dark colored urine", "brown urine", "tea-coloured urine",
+        "pain in the upper right part of the belly", "right upper quadrant pain", "RUQ pain",
+        "pain under my right ribs", "upper right abdominal pain"]),
+    *((entry, "opioid-withdrawal") for entry in [
+        "goose pimples", "gooseflesh", "dope sick", "opiate withdrawal"]),
+    *((entry, "allergic-reaction") for entry in [
+        "rash", "itchy rash", "lip swelling", "swelling of the face", "face swelling",
+        "swollen throat", "tongue swelling", "anaphylactic", "can't breathe",
+        "shortness of breath", "wheezing", "trouble swallowing", "difficulty swallowing",
+        "hard to breathe"]),
+    *((entry, "suicidal-thoughts") for entry in [
+        "wanting to die", "don't want to live", "better off dead", "hurt myself",
+        "harming myself", "self-harming", "thoughts of ending my life", "end it all",
+        "thinking about killing myself", "wish I was dead"]),
+    *((entry, "severe-pain-needing-opioids") for entry in [
+        "unbearable pain", "excruciating pain", "extreme pain", "uncontrolled pain",
+        "needed opioids", "needing opioids", "need an opioid", "need morphine"]),
+])
+def test_red_flags_are_raised_by_their_usual_wordings(entry, red_flag):
+    flags = run(diary(10, effects={1: [(entry, 1)]}))
+    assert (flags[0].code, flags[0].level) == (f"red-flag-{red_flag}", "urgent"), entry
+
+
+@pytest.mark.parametrize("effects", [
+    [("sweats", 2), ("throwing up", 2), ("agitated", 1)],
+    [("sweaty", 1), ("vomited", 2), ("diarrhea", 2)],
+    [("restless", 1), ("shaking", 1), ("chills", 1)],
+])
+def test_withdrawal_signs_in_other_word_forms_still_make_the_cluster(effects):
+    flags = run(diary(10, effects={1: effects}))
+    assert (flags[0].code, flags[0].level) == ("red-flag-opioid-withdrawal", "urgent")
+
+
+def test_two_wordings_of_one_withdrawal_sign_count_once():
+    # agitation and restlessness are one sign; with diarrhoea that is two, below the three
+    effects = [("agitation", 1), ("restlessness", 1), ("diarrhoea", 2)]
+    assert not any(f.level == "urgent" for f in run(diary(10, effects={1: effects})))
+
+
 @pytest.mark.parametrize("effects", [
     [("diarrhoea", 2)],  # a common mild LDN effect on its own, not withdrawal
     [("diarrhoea", 2), ("restlessness", 1)],  # two signs: below the three needed

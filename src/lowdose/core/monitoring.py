@@ -100,8 +100,9 @@ def _red(name: str, course: SideEffectCourse) -> tuple[RedFlag, ...]:
 
 
 @lru_cache(maxsize=4096)
-def _signs(name: str, signs: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(s for s in signs if mentions(name, s))
+def _signs(name: str, signs: tuple[tuple[str, ...], ...]) -> frozenset[str]:
+    """The withdrawal signs an entry names, each by its first wording."""
+    return frozenset(sign[0] for sign in signs if any(mentions(name, w) for w in sign))
 
 
 class _Names:

@@ -71,7 +71,7 @@ class WithdrawalCluster:
     """Several different withdrawal signs on one day raise the `red_flag` of side_effects.toml."""
 
     red_flag: str
-    signs: tuple[str, ...]
+    signs: tuple[tuple[str, ...], ...]  # each sign: its wordings, the first names it
     min_signs: int
     sources: tuple[str, ...]
 
@@ -181,7 +181,7 @@ def parse_monitoring_rules(data: dict[str, Any]) -> MonitoringRules:
             rating_worse=str(step["rating_worse"]),
         ),
         red_flags=RedFlagRules(str(red["reason"]), WithdrawalCluster(
-            red_flag=str(cluster["red_flag"]), signs=tuple(str(s) for s in cluster["signs"]),
+            red_flag=str(cluster["red_flag"]), signs=tuple(_wordings(s) for s in cluster["signs"]),
             min_signs=int(cluster["min_signs"]), sources=_sources(cluster))),
         adherence=AdherenceRule(
             window_days=int(adherence["window_days"]),
@@ -199,6 +199,11 @@ def parse_monitoring_rules(data: dict[str, Any]) -> MonitoringRules:
         nof1=NofOneDefaults(int(nof1["period_days"]), int(nof1["run_in_days"]),
                             int(nof1["blocks"]), int(nof1["min_days_per_arm"]), _sources(nof1)),
     )
+
+
+def _wordings(sign: Any) -> tuple[str, ...]:
+    """A withdrawal sign: one phrase, or a list of the ways people write it."""
+    return (str(sign),) if isinstance(sign, str) else tuple(str(w) for w in sign)
 
 
 def _sources(table: dict[str, Any]) -> tuple[str, ...]:
