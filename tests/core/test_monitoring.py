@@ -207,6 +207,23 @@ def test_sleep_disturbed_more_than_7_days_suggests_morning_dosing(days, at, expe
         assert "morning" in flag.reason and f"for {days} days" in flag.reason
 
 
+@pytest.mark.parametrize("entry", [
+    "couldn't sleep", "trouble falling asleep", "difficulty sleeping", "sleepless nights",
+    "woke up at night", "broken sleep", "hard to fall asleep", "not sleeping",
+])
+def test_sleep_trouble_in_everyday_words_suggests_morning_dosing(entry):
+    checkins = diary(11, doses={i: 3.0 for i in range(10)},
+                     effects={i: [(entry, 1)] for i in range(8)})
+    assert "sleep-suggest-morning" in codes(run(checkins)), entry
+
+
+@pytest.mark.parametrize("entry", ["felt sick", "feel sick", "fatigued", "worn out", "head hurts"])
+def test_start_up_effects_in_everyday_words_are_recognised(entry):
+    checkins = diary(9, doses={i: 3.0 for i in range(6)},
+                     effects={i: [(entry, 1)] for i in range(4)})
+    assert "side-effect-expected" in codes(run(checkins)), entry
+
+
 def test_different_sleep_complaints_on_successive_days_count_as_one_stretch():
     effects = {i: [("insomnia", 1)] if i % 2 else [("nightmares", 1)] for i in range(9)}
     flags = run(diary(12, doses={i: 3.0 for i in range(11)}, effects=effects))
