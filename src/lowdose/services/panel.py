@@ -30,6 +30,7 @@ from lowdose.services._access import care_teams_of, patient_ref, refuse
 from lowdose.services.context import Context
 from lowdose.store.db import Database
 from lowdose.store.models import (
+    CareTeam,
     CareTeamMember,
     CareTeamPatient,
     PanelStatus,
@@ -166,12 +167,15 @@ class _Query:
 
     def __init__(self, ctx: Context, today: date, rules: MonitoringRules) -> None:
         actor = ctx.actor
+        # The patients of the clinic's care teams the actor is on (a team holds only its
+        # clinic's patients, and the policy checks each row's clinic once more).
         mine = (select(CareTeamPatient.patient_id)
                 .join(CareTeamMember,
                       CareTeamMember.care_team_id == CareTeamPatient.care_team_id)
-                .where(CareTeamMember.user_id == actor.user_id))
+                .join(CareTeam, CareTeam.id == CareTeamPatient.care_team_id)
+                .where(CareTeamMember.user_id == actor.user_id,
+                       CareTeam.clinic_id == actor.clinic_id))
         self.admin = actor.role is Role.ADMIN
-        self.user_id = actor.user_id
         self.clinic_id = actor.clinic_id
         self.on_my_team = Patient.id.in_(mine)
         start_of_today = datetime.combine(today, time.min)
@@ -194,28 +198,26 @@ class _Query:
             (s.category == 0, 0), (s.category == 1, 1), (s.category == 2, 2),
             (self.step_due, 3), (self.overdue, 4), (self.surgery, 5), else_=6)
 
+    def scoped(self, query: Select[Any]) -> Select[Any]:
+        """An admin sees the clinic's patients; a clinician those of their care teams. Not
+        both conditions for a clinician: with the patient's clinic too, SQLite walks the
+        clinic index instead of the team's ids, at 1.5 times the cost (5.7 ms against 3.9 ms
+        to sort 10,000 patients, 2.6 ms against 1.5 ms to count them)."""
+        if self.admin:
+            return query.where(Patient.clinic_id == self.clinic_id)
+        return query.where(self.on_my_team)
+
     def base(self) -> Select[Any]:
-        query = (select(Patient.id, self.group.label("urgency"))
-                 .outerjoin(PanelStatus, PanelStatus.patient_id == Patient.id)
-                 .outerjoin(self.procedures, self.procedures.c.patient_id == Patient.id)
-                 .where(Patient.clinic_id == self.clinic_id))
-        return query if self.admin else query.where(self.on_my_team)
+        return self.scoped(select(Patient.id, self.group.label("urgency"))
+                           .outerjoin(PanelStatus, PanelStatus.patient_id == Patient.id)
+                           .outerjoin(self.procedures,
+                                      self.procedures.c.patient_id == Patient.id))
 
     def counted(self, level: str | None, search: str | None) -> Select[Any]:
         """How many rows match: without a level, no status line or procedure is needed."""
         if level is not None:
             return select(func.count()).select_from(self.filtered(level, search).subquery())
-        if self.admin:
-            query = select(func.count()).select_from(Patient)
-        else:
-            # Counted from the care-team side: for `Patient.id IN (my patients)` SQLite walks
-            # the clinic index instead, at twice the cost (2.6 ms against 1.2 ms at 10,000).
-            query = (select(func.count(CareTeamPatient.patient_id.distinct()))
-                     .join(CareTeamMember,
-                           CareTeamMember.care_team_id == CareTeamPatient.care_team_id)
-                     .join(Patient, Patient.id == CareTeamPatient.patient_id)
-                     .where(CareTeamMember.user_id == self.user_id))
-        query = query.where(Patient.clinic_id == self.clinic_id)
+        query = self.scoped(select(func.count()).select_from(Patient))
         if search:
             query = query.where(_name_like(search))
         return query
