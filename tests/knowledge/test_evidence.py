@@ -123,7 +123,8 @@ def test_no_synonym_belongs_to_two_conditions():
     ("ulcerative-colitis", "open-label-only"),
     ("multiple-sclerosis", "rct-mixed"),
     ("rheumatoid-arthritis", "observational-only"),
-    ("hashimotos-thyroiditis", "observational-only"),
+    # "none supportive (observational null)": not the same as supportive observational data
+    ("hashimotos-thyroiditis", "observational-null"),
     ("systemic-lupus", "none-found"),
     ("crps", "case-reports-only"),
     ("painful-diabetic-neuropathy", "rct-active-control"),

@@ -21,7 +21,8 @@ from lowdose.knowledge.sources import Source, Sources, load_sources, read_toml
 # painful diabetic neuropathy (a blinded trial against another drug, no placebo result).
 GRADES = (
     "rct-positive", "rct-mixed", "rct-active-control", "rct-negative",
-    "open-label-only", "observational-only", "case-reports-only", "none-found",
+    "open-label-only", "observational-only", "observational-null", "case-reports-only",
+    "none-found",
 )
 VERDICTS = ("supported", "mixed", "not-supported", "no-data")
 DESIGNS = frozenset({
