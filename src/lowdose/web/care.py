@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
@@ -13,7 +14,7 @@ from lowdose.core.perioperative import plan_hold
 from lowdose.errors import InputError
 from lowdose.knowledge.instruments import Instrument, load_instruments
 from lowdose.knowledge.regimens import load_formulation_facts, load_perioperative_facts
-from lowdose.services import procedures, questionnaires, supplies
+from lowdose.services import calendar, procedures, questionnaires, supplies
 from lowdose.services.errors import NotFound
 from lowdose.web import session
 from lowdose.web.patient import Own, own_record, tonight
@@ -84,15 +85,22 @@ def surgery_page(request: Request) -> Response:
 
 def _surgery(request: Request, error: InputError | None, status: int = 200) -> Response:
     own = own_record(request)
-    planned = procedures.list_procedures(session.database(request), own.ctx, own.patient_id)
+    db = session.database(request)
+    planned = procedures.list_procedures(db, own.ctx, own.patient_id)
     dose = tonight(request, own, own.ctx.now.date())
     facts = load_perioperative_facts()
     hold_hours = session.settings(request).hold_hours or facts.default_hold_hours
     dose_time = time.fromisoformat(dose.time) if dose else facts.default_dose_time
-    now = own.ctx.now.replace(tzinfo=None, second=0, microsecond=0)
-    holds = [{"procedure": p, "hold": plan_hold(
+    # In the patient's time zone (their calendar's), the hold counts real hours.
+    timezone = calendar.get_preferences(db, own.ctx, own.patient_id).timezone
+    zone = ZoneInfo(timezone) if timezone else None
+    now = own.ctx.now.astimezone(zone) if zone and own.ctx.now.tzinfo else own.ctx.now
+    now = now.replace(tzinfo=None, second=0, microsecond=0)
+    # Only a clear "no opioids" needs no hold; not knowing gets it, as on the screen.
+    holds = [{"procedure": p, "hold": None if p.opioids_expected is False else plan_hold(
         surgery_at=p.at, dose_time=dose_time, hold_hours=hold_hours, as_of=now,
-        last_taken=None, facts=facts, dose_mg=dose.dose_mg if dose else None).to_dict()}
+        last_taken=None, facts=facts, dose_mg=dose.dose_mg if dose else None,
+        zone=zone).to_dict()}
         for p in planned if p.at >= now - timedelta(days=1)]
     return render(request, "patient/surgery.html", {"holds": holds, "error": error},
                   status=status)
