@@ -89,3 +89,15 @@ def test_only_a_dose_up_to_the_approved_one_passes_without_a_prescriber(
                     load_screening_knowledge())
     assert ("ldn-dose-above-ceiling" in [f.code for f in result.findings]) == flagged
 
+
+
+def test_now_is_read_in_the_patients_time_zone(cast: Cast) -> None:
+    # 13:00 UTC on Thursday is 08:00 in New York, the time of the last dose before the hold:
+    # still in time there, though 13:00 on the clock would have missed it.
+    _morning_plan_and_surgery(cast)
+    calendar.set_preferences(cast.db, cast.ctx("patient"), cast.ids.alice,
+                             timezone="America/New_York")
+    thursday = cast.ctx("patient", now=datetime(2025, 3, 6, 13, 0, tzinfo=UTC))
+    found = screening.screen_patient(cast.db, thursday, cast.ids.alice)
+    assert found.profile.as_of == datetime(2025, 3, 6, 8, 0)
+    assert "perioperative-hold" in [f.code for f in found.result.findings]

@@ -40,18 +40,20 @@ class RecordScreen:
 def screen_patient(db: Database, ctx: Context, patient_id: int, *,
                    as_of: datetime | None = None,
                    hold_hours: float | None = None) -> RecordScreen:
-    """Screen the stored record at `as_of`, the patient's local wall-clock time.
+    """Screen the stored record at `as_of` (default `ctx.now`), the patient's local time.
 
-    Without `as_of`, the wall time of `ctx.now` is used as it stands: pass `ctx.now` in the
-    patient's time zone (e.g. `datetime.now().astimezone()` on their server). The hold before
-    surgery counts real hours in the patient's time zone when their calendar names one.
+    When the patient's calendar names their time zone, an aware `as_of` is read there and the
+    hold before surgery counts real hours in it; otherwise the wall time is used as it stands
+    (pass it in the patient's time zone, e.g. `datetime.now().astimezone()` on their server).
     """
-    moment = (as_of or ctx.now).replace(tzinfo=None)
     with patient_access(db, ctx, patient_id, PatientAction.READ_RECORD,
                         "record.screen") as access:
-        profile = record_profile(access, moment)
-        result = screen(profile, load_screening_knowledge(), hold_hours=hold_hours,
-                        zone=patient_zone(access))
+        zone = patient_zone(access)
+        moment = as_of or ctx.now
+        if zone is not None and moment.tzinfo is not None:
+            moment = moment.astimezone(zone)
+        profile = record_profile(access, moment.replace(tzinfo=None))
+        result = screen(profile, load_screening_knowledge(), hold_hours=hold_hours, zone=zone)
         return RecordScreen(patient_id, profile, result)
 
 
