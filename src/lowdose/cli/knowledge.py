@@ -1,5 +1,5 @@
-"""`lowdose knowledge [sources|drugs|protocols|evidence] [QUERY]`: the facts lowdose has
-loaded, each with the sources it cites. Without a part, a count of each part."""
+"""`lowdose knowledge [sources|drugs|protocols|evidence|instruments|side-effects] [QUERY]`: the
+facts lowdose has loaded, each with the sources it cites. Without a part, a count of each part."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ import typer
 from lowdose.cli.inputs import emit_json
 from lowdose.errors import InputError
 
-Part = Literal["sources", "drugs", "protocols", "evidence"]
+Part = Literal["sources", "drugs", "protocols", "evidence", "instruments", "side-effects"]
 
 
 def knowledge(
     part: Annotated[Part | None, typer.Argument(
-        help="sources, drugs, protocols or evidence [default: a summary].")] = None,
+        help="sources, drugs, protocols, evidence, instruments or side-effects "
+             "[default: a summary].")] = None,
     query: Annotated[str | None, typer.Argument(
-        help="evidence: one CONDITION (name or code); drugs: names containing this.")] = None,
+        help="evidence: one CONDITION (name or code); drugs: names containing this; "
+             "instruments: one instrument id.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Show the loaded facts and their sources."""
@@ -169,6 +171,56 @@ def _show_condition(data: dict[str, Any]) -> None:
     render.sources(data["sources"])
 
 
+def _instruments(query: str | None) -> Shown:
+    from lowdose.knowledge.instruments import load_instruments
+
+    known = load_instruments()
+    if query is not None and query not in known:
+        raise InputError("INSTRUMENT", f"no instrument {query!r}; known: {', '.join(known)}")
+    chosen = known.values() if query is None else [known[query]]
+    # minimum and maximum are the total's range, worked out from the items
+    shown = [{**asdict(i), "minimum": i.minimum, "maximum": i.maximum} for i in chosen]
+    for instrument in shown:
+        del instrument["origin"]  # a path on this machine, not a fact
+    return {"instruments": shown}, _show_instruments
+
+
+def _show_instruments(data: dict[str, Any]) -> None:
+    from lowdose.cli import render
+
+    rows = [(f"{i['name']}\n{i['id']}", len(i["items"]), _range(i),
+             ", ".join(f"{b['label']} {_range(b)}" for b in i["bands"]),
+             f"{i['code']['system']} {i['code']['code']}",
+             "—" if i["mid"] is None else f"{i['mid']['points']:g} ({i['mid']['basis']})",
+             ", ".join(i["sources"])) for i in data["instruments"]]
+    render.table(["instrument", "items", "total", "bands", "code", "MID", "sources"], rows,
+                 title="Questionnaires and ratings")
+
+
+def _range(row: dict[str, Any]) -> str:
+    return f"{row['minimum']:g}–" + ("" if row["maximum"] is None else f"{row['maximum']:g}")
+
+
+def _side_effects(query: str | None) -> Shown:
+    from lowdose.knowledge.evidence import load_side_effects
+
+    _no_query("side-effects", query)
+    return load_side_effects().to_dict(), _show_side_effects
+
+
+def _show_side_effects(data: dict[str, Any]) -> None:
+    from lowdose.cli import render
+
+    rows = [(s["name"], s["onset"], s["duration"], s["when_persisting"], ", ".join(s["sources"]))
+            for s in data["side_effects"]]
+    render.table(["side effect", "onset", "how long", "if it persists", "sources"], rows,
+                 title="Side effects and their expected course")
+    reds = [(r["name"], "; ".join(r["signs"]), r["action"], ", ".join(r["sources"]))
+            for r in data["red_flags"]]
+    render.table(["red flag", "signs", "what to do", "sources"], reds,
+                 title="Red flags: a clinician now")
+
+
 def _no_query(part: str, query: str | None) -> None:
     if query is not None:
         raise InputError("QUERY", f"`lowdose knowledge {part}` takes no query")
@@ -176,4 +228,5 @@ def _no_query(part: str, query: str | None) -> None:
 
 _PARTS: dict[str, Callable[[str | None], Shown]] = {
     "sources": _sources, "drugs": _drugs, "protocols": _protocols, "evidence": _evidence,
+    "instruments": _instruments, "side-effects": _side_effects,
 }
