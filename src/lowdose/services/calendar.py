@@ -145,9 +145,9 @@ class _Record:
 
 
 def _gather(access: Access) -> _Record:
-    # Procedures that may need opioids (expected or not known) get the hold, as on the screen.
+    # Procedures that may need opioids get the hold, exactly as the screen decides it.
     surgeries = [Surgery(p.id, p.name, p.at) for p in planned_procedures(access)
-                 if not p.cancelled and p.opioids_expected is not False]
+                 if not p.cancelled and p.may_need_opioids]
     refills, refill_notes = _refills(access)
     return _Record(_preferences(access), _course_plans(access), surgeries, refills,
                    refill_notes)

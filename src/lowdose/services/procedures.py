@@ -24,8 +24,14 @@ class ProcedureView:
     patient_id: int
     name: str
     at: datetime  # local wall-clock time
-    opioids_expected: bool | None
+    opioids_expected: bool | None  # None: not known
     cancelled: bool
+
+    @property
+    def may_need_opioids(self) -> bool:
+        """Does the LDN hold apply? Only a clear "no opioids" says not: lowdose errs towards
+        the hold and asking the clinician."""
+        return self.opioids_expected is not False
 
     def to_dict(self) -> dict[str, object]:
         return {"id": self.id, "patient_id": self.patient_id, "name": self.name,

@@ -69,9 +69,8 @@ def record_profile(access: Access, as_of: datetime) -> Profile:
     medications = tuple(
         Medication(text=m.text, rxnorm=m.rxnorm, last_taken=m.last_taken, stopped=m.stopped_on)
         for m in current_medicines(access))
-    # Not knowing whether opioids are expected gets the hold: better to ask the clinician.
     procedures = tuple(
-        Procedure(at=p.at, name=p.name, opioids_expected=p.opioids_expected is not False)
+        Procedure(at=p.at, name=p.name, opioids_expected=p.may_need_opioids)
         for p in planned_procedures(access) if not p.cancelled)
     return Profile(
         as_of=as_of, age=stored.age_on(as_of.date()), weight_kg=stored.weight_kg,

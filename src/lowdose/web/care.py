@@ -96,8 +96,7 @@ def _surgery(request: Request, error: InputError | None, status: int = 200) -> R
     zone = ZoneInfo(timezone) if timezone else None
     now = own.ctx.now.astimezone(zone) if zone and own.ctx.now.tzinfo else own.ctx.now
     now = now.replace(tzinfo=None, second=0, microsecond=0)
-    # Only a clear "no opioids" needs no hold; not knowing gets it, as on the screen.
-    holds = [{"procedure": p, "hold": None if p.opioids_expected is False else plan_hold(
+    holds = [{"procedure": p, "hold": None if not p.may_need_opioids else plan_hold(
         surgery_at=p.at, dose_time=dose_time, hold_hours=hold_hours, as_of=now,
         last_taken=None, facts=facts, dose_mg=dose.dose_mg if dose else None,
         zone=zone).to_dict()}
