@@ -101,6 +101,34 @@ def test_red_flags_are_raised_by_their_usual_wordings(entry, red_flag):
     assert (flags[0].code, flags[0].level) == (f"red-flag-{red_flag}", "urgent"), entry
 
 
+@pytest.mark.parametrize(("note", "red_flag"), [
+    ("My eyes have turned yellow since Tuesday.", "hepatitis"),
+    ("I have no energy and my eyes are yellow", "hepatitis"),
+    ("Honestly I don't want to live anymore", "suicidal-thoughts"),
+    ("Came out in hives after the dose", "allergic-reaction"),
+    ("Had a fall, unbearable pain in my hip", "severe-pain-needing-opioids"),
+    ("Felt sweaty, threw up once and had diarrhoea", "opioid-withdrawal"),
+])
+def test_a_red_flag_written_in_the_note_is_urgent_too(note, red_flag):
+    checkins = diary(10)
+    checkins[-2] = CheckIn(day(1), True, 1.5, BEDTIME, note=note)
+    flags = run(checkins)
+    assert (flags[0].code, flags[0].level) == (f"red-flag-{red_flag}", "urgent"), note
+    assert flags[0].day == day(1)
+
+
+@pytest.mark.parametrize("note", [
+    "No rash, no dark urine and not suicidal. Slept badly.",
+    "I don't have yellow eyes any more",
+    "Pain is less than it was, no severe pain today",
+    "Not sweating, no vomiting, no diarrhoea",
+])
+def test_a_note_that_denies_a_red_flag_raises_none(note):
+    checkins = diary(10)
+    checkins[-2] = CheckIn(day(1), True, 1.5, BEDTIME, note=note)
+    assert not any(f.level == "urgent" for f in run(checkins)), note
+
+
 @pytest.mark.parametrize("effects", [
     [("sweats", 2), ("throwing up", 2), ("agitated", 1)],
     [("sweaty", 1), ("vomited", 2), ("diarrhea", 2)],

@@ -4,7 +4,7 @@ One pure function, `monitor`, reads the recent check-ins (the window in monitori
 the cost does not grow with the length of the diary), the titration plan and questionnaire
 scores, and returns flags, most severe first:
 - red flags (urgent): signs of hepatitis, opioid withdrawal, allergy, suicidal thoughts,
-  severe pain needing opioids;
+  severe pain needing opioids, from the side effects entered and from the free-text note;
 - side effects against their expected course: linked to a dose change, lasting longer than
   usual, severe; sleep disturbed for more than 5–7 days → suggest morning dosing;
 - worse after a step up → suggest stepping back;
@@ -24,11 +24,13 @@ from lowdose.core.flags import Flag, most_severe_first
 from lowdose.core.instruments import Score
 from lowdose.errors import InputError
 from lowdose.knowledge.evidence import (
+    FreeText,
     RedFlag,
     SideEffectCourse,
     mentions,
     normalise,
     red_flags_for,
+    red_flags_in_note,
     side_effect_for,
 )
 from lowdose.knowledge.evidence import SideEffect as KnownEffect
@@ -132,6 +134,13 @@ class _Names:
             self._signs[name] = _signs(name, self.rules.red_flags.withdrawal_cluster.signs)
         return self._signs[name]
 
+    def in_note(self, note: str) -> tuple[tuple[tuple[RedFlag, str], ...], frozenset[str]]:
+        """The red flags and withdrawal signs a note affirms. Not memoised across calls, so
+        no patient's note outlives the call in a process-wide cache."""
+        signs, text = self.rules.red_flags.withdrawal_cluster.signs, FreeText(note)
+        return (red_flags_in_note(note, self.course),
+                frozenset(s[0] for s in signs if any(text.affirms(w) for w in s)))
+
     def is_sleep(self, name: str) -> bool:
         known = self.known(name)
         return known is not None and known.id in self.rules.side_effects.sleep_effects
@@ -178,8 +187,14 @@ def _red_flags(recent: Sequence[CheckIn], today: date, rules: MonitoringRules,
         for name in names:
             for red in lookup.red_flags(name):
                 entries.setdefault(red.id, []).append(name)
+        # The note is free text: read too, as people write what worries them there.
+        in_note, note_signs = lookup.in_note(checkin.note) if checkin.note else ((), frozenset())
+        for red, phrase in in_note:
+            entries.setdefault(red.id, []).append(f"“{phrase}” in the note")
         signs = [n for n in names if lookup.withdrawal_signs(n)]
-        if len(frozenset().union(*map(lookup.withdrawal_signs, names))) >= cluster.min_signs:
+        if note_signs:
+            signs.append("the note")
+        if len(note_signs.union(*map(lookup.withdrawal_signs, names))) >= cluster.min_signs:
             entries.setdefault(cluster.red_flag, []).extend(signs)
         for red_id, found in entries.items():
             red = lookup.red_flags_by_id[red_id]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from lowdose.errors import InputError
@@ -47,6 +47,38 @@ def mentions(text: str, phrase: str) -> bool:
     """Whether `phrase` occurs in `text` as whole words, after normalising both."""
     wanted = normalise(phrase)
     return bool(wanted) and f" {wanted} " in f" {normalise(text)} "
+
+
+# In free text a red flag is often denied ("no dark urine", "I don't have hives"): a phrase
+# counts only if none of these words comes shortly before it in the same clause.
+NEGATORS = frozenset({"no", "not", "never", "without", "denies", "deny", "dont", "didnt",
+                      "doesnt", "isnt", "wasnt", "arent", "werent", "havent", "hasnt", "hadnt",
+                      "nor", "none"})
+NEGATION_REACH = 3  # words before the phrase
+_CLAUSES = re.compile(r"[.,;:!?()\n]|\bbut\b|\bhowever\b|\balthough\b")
+
+
+@lru_cache(maxsize=4096)
+def _words(phrase: str) -> tuple[str, ...]:
+    return tuple(normalise(phrase).split())
+
+
+class FreeText:
+    """A note split into clauses of normalised words once, to test many phrases against."""
+
+    def __init__(self, text: str) -> None:
+        self.clauses = tuple(tuple(normalise(c).split()) for c in _CLAUSES.split(text.casefold()))
+        self.words = frozenset(w for clause in self.clauses for w in clause)
+
+    def affirms(self, phrase: str) -> bool:
+        """Whether the text mentions `phrase` as whole words without denying it."""
+        wanted = _words(phrase)
+        n = len(wanted)
+        if n == 0 or not self.words.issuperset(wanted):
+            return False  # the usual case, found without sliding over the clauses
+        return any(
+            words[i:i + n] == wanted and not NEGATORS & set(words[max(0, i - NEGATION_REACH):i])
+            for words in self.clauses for i in range(len(words) - n + 1))
 
 
 def _best_phrase(text: str, phrases: Iterable[str]) -> int:
@@ -426,6 +458,16 @@ def side_effect_for(text: str, course: SideEffectCourse | None = None) -> SideEf
         if score > best_score:
             best, best_score = effect, score
     return best
+
+
+def red_flags_in_note(note: str, course: SideEffectCourse) -> tuple[tuple[RedFlag, str], ...]:
+    """Every red flag a free-text note affirms, each with the first trigger phrase found."""
+    text, found = FreeText(note), []
+    for flag in course.red_flags:
+        phrase = next((t for t in flag.triggers if text.affirms(t)), None)
+        if phrase is not None:
+            found.append((flag, phrase))
+    return tuple(found)
 
 
 def red_flags_for(text: str, course: SideEffectCourse | None = None) -> tuple[RedFlag, ...]:
