@@ -104,6 +104,9 @@ GOOD = "date,measure,value\n2025-01-01,pain,4\n"
     (GOOD + "2025-01-02,pain,11\n", "line 3: value", "11 is outside the pain range 0 to 10"),
     (GOOD + "2025-01-02,sleep,-1\n", "line 3: value", "outside the sleep range"),
     (GOOD + "2025-01-02,pain,nan\n", "line 3: value", "not a finite number"),
+    # a questionnaire total is a sum of whole-number answers
+    (GOOD + "2025-01-02,phq9,13.5\n", "line 3: value", "13.5 is not a possible phq9 total"),
+    (GOOD + "2025-01-02,phq9,28\n", "line 3: value", "28 is outside the phq9 range 0 to 27"),
     (GOOD + "2025-01-02, ,4\n", "line 3: measure", "is empty"),
     (GOOD + "2025-01-02,pain\n", "line 3", "expected 3 fields"),
     (GOOD + "\n2025-01-01,pain,5\n", "line 4", "the first is on line 2"),

@@ -237,6 +237,8 @@ def test_constant_ratings_give_an_exact_answer_instead_of_failing():
     ([Observation(START, "pain", 11)], "observations.0.value"),
     ([Observation(START, "sleep", -1)], "observations.0.value"),
     ([Observation(START, "pain", math.nan)], "observations.0.value"),
+    ([Observation(START, "phq9", 9.5)], "observations.0.value"),  # totals are whole
+    ([Observation(START, "gad7", 22)], "observations.0.value"),
 ])
 def test_bad_observations_are_refused_naming_the_row(rows, field):
     with pytest.raises(InputError) as error:
@@ -307,7 +309,8 @@ def test_check_ins_become_one_observation_per_rating_for_the_analysis():
 def test_a_measure_without_a_cited_mid_gets_no_improvement_chance():
     rng = np.random.default_rng(8)
     offsets, values, recorded = simulate(rng, effect=-4.0, level=12.0, sd=1.0)
-    result = analyze(diary("phq9", offsets, values, recorded, clip=False)).measures[0]
+    totals = np.round(values)  # a PHQ-9 total is whole
+    result = analyze(diary("phq9", offsets, totals, recorded, clip=False)).measures[0]
     assert result.effect.p_mid is None and result.mid is None
     assert result.summary.startswith("Phq9 improved") and "Chance" not in result.summary
 

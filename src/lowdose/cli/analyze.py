@@ -133,12 +133,9 @@ def _value(text: str, line: int, instrument: Instrument | None) -> float:
         raise InputError(f"line {line}: value", f"{text!r} is not a number") from None
     if not math.isfinite(value):
         raise InputError(f"line {line}: value", f"{text!r} is not a finite number")
-    if instrument is not None:
-        low, high = instrument.minimum, instrument.maximum
-        if value < low or (high is not None and value > high):
-            top = "" if high is None else f" to {high}"
-            raise InputError(f"line {line}: value",
-                             f"{value:g} is outside the {instrument.id} range {low}{top}")
+    problem = None if instrument is None else instrument.total_problem(value)
+    if problem:
+        raise InputError(f"line {line}: value", problem)
     return value
 
 

@@ -181,12 +181,9 @@ def _series(observations: Iterable[Observation],
         if not math.isfinite(obs.value):
             raise InputError(f"observations.{i}.value", "must be a finite number")
         instrument = instruments.get(obs.measure)
-        if instrument is not None:
-            high = instrument.maximum
-            if obs.value < instrument.minimum or (high is not None and obs.value > high):
-                raise InputError(f"observations.{i}.value",
-                                 f"{obs.value:g} is outside {obs.measure}'s range "
-                                 f"{instrument.minimum} to {high}")
+        problem = None if instrument is None else instrument.total_problem(obs.value)
+        if problem:
+            raise InputError(f"observations.{i}.value", problem)
         if obs.day in series[obs.measure]:
             raise InputError(f"observations.{i}",
                              f"a second value for {obs.measure} on {obs.day.isoformat()}")

@@ -133,6 +133,17 @@ class Instrument:
         highs = [_item_max(item) for item in self.items]
         return None if any(high is None for high in highs) else sum(cast(list[int], highs))
 
+    def total_problem(self, value: float) -> str | None:
+        """Why `value` cannot be a total of this instrument, or None if it can. A rating may
+        be fractional (an average); a questionnaire's total is a sum of whole answers."""
+        high = self.maximum
+        if value < self.minimum or (high is not None and value > high):
+            top = "" if high is None else f" to {high}"
+            return f"{value:g} is outside the {self.id} range {self.minimum}{top}"
+        if self.kind == "questionnaire" and not float(value).is_integer():
+            return f"{value:g} is not a possible {self.id} total (a sum of whole-number answers)"
+        return None
+
     def band_for(self, score: float) -> Band | None:
         return next((band for band in self.bands if band.contains(score)), None)
 
