@@ -117,6 +117,12 @@ def test_the_hold_counts_real_hours_across_a_daylight_saving_change(
                                 "opioids_expected": True}]}
     result = screen_json(lowdose, tmp_path, document, env={"TZ": "America/New_York"})
     assert result["perioperative"]["last_dose_by"] == "2025-03-06T07:30"
+    # The profile's own `timezone` wins over the machine's (here UTC: no change that night).
+    in_file = screen_json(lowdose, tmp_path, {**document, "timezone": "America/New_York"},
+                          env={"TZ": "UTC"})
+    assert in_file["perioperative"]["last_dose_by"] == "2025-03-06T07:30"
+    on_utc = screen_json(lowdose, tmp_path, document, env={"TZ": "UTC"})
+    assert on_utc["perioperative"]["last_dose_by"] == "2025-03-07T07:30"
 
 
 def test_the_profile_can_come_from_stdin(lowdose: RunLowdose) -> None:

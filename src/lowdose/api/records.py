@@ -350,7 +350,8 @@ def record_response(db: DB, ctx: Ctx, patient_id: int,
             responses=REFUSALS)
 def screen_record(request: Request, db: DB, ctx: Ctx, patient_id: int,
                   as_of: Annotated[datetime | None, Query(
-                      description="The patient's local wall-clock time; default: now (UTC)")]
+                      description="The patient's local wall-clock time; default: now, in the "
+                                  "patient's calendar time zone when one is set, else UTC")]
                   = None) -> dict[str, object]:
     settings: Settings = request.app.state.settings
     return screening.screen_patient(db, ctx, patient_id, as_of=as_of,

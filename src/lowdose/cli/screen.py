@@ -15,7 +15,8 @@ def screen(
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     timezone: Annotated[str | None, typer.Option(
         help="Where the profile's times are, e.g. Europe/London, so a daylight-saving change "
-             "counts in the hold before surgery [default: this machine's].")] = None,
+             "counts in the hold before surgery [default: the profile's `timezone`, else "
+             "this machine's].")] = None,
 ) -> None:
     """Screen a profile: is it safe to start or continue LDN? The hold before surgery is
     LOWDOSE_HOLD_HOURS, else the facts'."""
@@ -24,8 +25,9 @@ def screen(
     from lowdose.knowledge.screening import load_screening_knowledge
     from lowdose.schemas.screening import Profile
 
-    zone = parse_zone("--timezone", timezone)
     parsed = parse_model(Profile, read_json(profile, "PROFILE"))
+    given = parse_zone("--timezone", timezone) if timezone is not None else parsed.zone()
+    zone = given or parse_zone("--timezone", None)
     result = run_screen(parsed.to_core(), load_screening_knowledge(),
                         hold_hours=load_settings().hold_hours, zone=zone)
     data = result.to_dict()
