@@ -83,6 +83,21 @@ def test_a_comparison_that_cannot_be_analysed_is_refused(kwargs, field):
     assert error.value.field == field
 
 
+def test_an_arm_above_the_highest_dose_a_plan_accepts_is_refused():
+    with pytest.raises(InputError) as error:
+        plan(b=Arm(50, time(22)), max_dose_mg=12.0)
+    assert error.value.field == "b.dose_mg" and "12 mg" in error.value.message
+    assert plan(b=Arm(6, time(22)), max_dose_mg=12.0).b.dose_mg == 6
+
+
+def test_a_schedule_too_short_to_analyse_each_arm_is_refused():
+    # 2 blocks of 4-day periods with a 3-day run-in leave 2 analysed days an arm, never 7
+    with pytest.raises(InputError) as error:
+        plan(blocks=2, period_days=4, run_in_days=3, min_days_per_arm=DEFAULTS.min_days_per_arm)
+    assert error.value.field == "period_days"
+    assert plan(min_days_per_arm=DEFAULTS.min_days_per_arm).periods
+
+
 def test_schedule_dict_has_iso_dates_and_analysed_from_after_run_in():
     data = plan(seed=5).to_dict()
     first = data["periods"][0]

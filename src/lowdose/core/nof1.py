@@ -84,15 +84,30 @@ class Schedule:
 
 
 def plan_comparison(a: Arm, b: Arm, *, start: date, blocks: int, period_days: int,
-                    run_in_days: int, seed: int, sources: tuple[str, ...] = ()) -> Schedule:
-    """A randomised block schedule comparing exactly one thing: the dose or the time of day."""
+                    run_in_days: int, seed: int, sources: tuple[str, ...] = (),
+                    max_dose_mg: float | None = None, min_days_per_arm: int = 0) -> Schedule:
+    """A randomised block schedule comparing exactly one thing: the dose or the time of day.
+
+    `max_dose_mg` is the highest dose a plan accepts (the titration ceiling a clinician may
+    set); `min_days_per_arm` the analysed days each arm needs (monitoring.toml [nof1]), so a
+    schedule that could never be analysed is refused when it is planned, not at the end.
+    """
     kind = _kind(a, b)
+    for field, dose in (("a", a.dose_mg), ("b", b.dose_mg)):
+        if max_dose_mg is not None and dose > max_dose_mg:
+            raise InputError(f"{field}.dose_mg", f"{dose:g} mg is above the highest dose a "
+                                                 f"plan accepts, {max_dose_mg:g} mg")
     if blocks < 2:
         raise InputError("blocks", "at least 2 blocks are needed to compare the arms")
     if run_in_days < 0:
         raise InputError("run_in_days", "must be 0 or more")
     if period_days <= run_in_days:
         raise InputError("period_days", "must be longer than the run-in")
+    # At worst every period follows a switch and loses its run-in.
+    if blocks * (period_days - run_in_days) < min_days_per_arm:
+        raise InputError("period_days", f"{blocks} blocks of {period_days}-day periods with a "
+                                        f"{run_in_days}-day run-in may leave fewer than "
+                                        f"{min_days_per_arm} analysed days an arm")
     rng = random.Random(seed)  # noqa: S311 - a reproducible allocation, not a secret
     order: list[ArmCode] = []
     for _ in range(blocks):
