@@ -89,7 +89,7 @@ def test_red_flag_signs_are_urgent(effects, code):
         "shortness of breath", "wheezing", "trouble swallowing", "difficulty swallowing",
         "hard to breathe"]),
     *((entry, "suicidal-thoughts") for entry in [
-        "wanting to die", "don't want to live", "better off dead", "hurt myself",
+        "wanting to die", "don't want to live", "better off dead", "want to hurt myself",
         "harming myself", "self-harming", "thoughts of ending my life", "end it all",
         "thinking about killing myself", "wish I was dead"]),
     *((entry, "severe-pain-needing-opioids") for entry in [
@@ -122,6 +122,7 @@ def test_a_red_flag_written_in_the_note_is_urgent_too(note, red_flag):
     "I don't have yellow eyes any more",
     "Pain is less than it was, no severe pain today",
     "Not sweating, no vomiting, no diarrhoea",
+    "Hurt myself in the garden; seasonal allergy is back",  # an accident, hay fever
 ])
 def test_a_note_that_denies_a_red_flag_raises_none(note):
     checkins = diary(10)
