@@ -253,6 +253,12 @@ def test_start_up_effects_in_everyday_words_are_recognised(entry):
     assert "side-effect-expected" in codes(run(checkins)), entry
 
 
+def test_a_dose_after_midnight_is_a_bedtime_dose_not_a_morning_one():
+    checkins = diary(11, at=time(0, 30), doses={i: 3.0 for i in range(10)},
+                     effects={i: [("insomnia", 1)] for i in range(8)})
+    assert "sleep-suggest-morning" in codes(run(checkins))
+
+
 def test_different_sleep_complaints_on_successive_days_count_as_one_stretch():
     effects = {i: [("insomnia", 1)] if i % 2 else [("nightmares", 1)] for i in range(9)}
     flags = run(diary(12, doses={i: 3.0 for i in range(11)}, effects=effects))

@@ -280,7 +280,7 @@ def _doses_in_evening(recent: Sequence[CheckIn], rules: MonitoringRules) -> bool
     """Whether the latest recorded dose time is in the evening; bedtime (the usual timing) is
     assumed when no time is recorded."""
     times = [c.dose_time for c in recent if c.dose_time is not None]
-    return not times or times[-1] >= rules.sleep.morning_before
+    return not times or not rules.sleep.morning_from <= times[-1] < rules.sleep.morning_before
 
 
 def _sleep(recent: Sequence[CheckIn], runs: Sequence[EffectRun], rules: MonitoringRules,

@@ -50,6 +50,7 @@ class SideEffectRules:
 @dataclass(frozen=True)
 class SleepRule:
     more_than_days: int
+    morning_from: time
     morning_before: time
     sources: tuple[str, ...]
     reason: str
@@ -172,8 +173,9 @@ def parse_monitoring_rules(data: dict[str, Any]) -> MonitoringRules:
             severe_reason=str(side["severe_reason"]),
             after_change=str(side["after_change"]),
         ),
-        sleep=SleepRule(int(sleep["more_than_days"]), time.fromisoformat(sleep["morning_before"]),
-                        _sources(sleep), str(sleep["reason"])),
+        sleep=SleepRule(int(sleep["more_than_days"]), time.fromisoformat(sleep["morning_from"]),
+                        time.fromisoformat(sleep["morning_before"]), _sources(sleep),
+                        str(sleep["reason"])),
         step_back=StepBackRule(
             window_days=int(step["window_days"]), min_days=int(step["min_days"]),
             side_effect_increase=float(step["side_effect_increase"]), sources=_sources(step),
