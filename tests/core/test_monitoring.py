@@ -190,6 +190,14 @@ def test_a_side_effect_lasting_longer_than_its_course_is_persisting(days, expect
     assert flag.level == ("attention" if expected.endswith("persisting") else "info")
 
 
+def test_one_side_effect_in_changing_words_is_one_run():
+    # 16 days of nausea, written two ways: longer than the 14 days start-up effects last
+    effects = {i: [("nausea" if i >= 8 else "feeling sick", 1)] for i in range(16)}
+    checkins = diary(18, doses={i: 3.0 for i in range(17)}, effects=effects)
+    flag = next(f for f in run(checkins) if f.code.startswith("side-effect"))
+    assert flag.code == "side-effect-persisting" and "16 days" in flag.reason
+
+
 def test_a_check_in_without_the_effect_ends_it_but_a_missing_day_does_not():
     checkins = diary(18, doses={i: 3.0 for i in range(17)},
                      effects={i: [("headache", 1)] for i in range(16)})

@@ -13,7 +13,7 @@ scores, and returns flags, most severe first:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -54,7 +54,7 @@ def monitor(
     since = today - timedelta(days=rules.window.lookback_days - 1)
     recent = sorted((c for c in checkins if since <= c.day <= today), key=lambda c: c.day)
     names = _Names(rules, course)
-    runs = ongoing_effects(recent)
+    runs = ongoing_effects(recent, names.run_key)
     changes = dose_changes(recent, plan, today)
     step_back = _step_back(recent, changes, instruments or {}, rules)
     flags = [
@@ -141,6 +141,11 @@ class _Names:
         return (red_flags_in_note(note, self.course),
                 frozenset(s[0] for s in signs if any(text.affirms(w) for w in s)))
 
+    def run_key(self, name: str) -> str:
+        """One key for every wording of a listed effect ("nausea", "feeling sick")."""
+        known = self.known(name)
+        return _key(name) if known is None else f"listed:{known.id}"
+
     def is_sleep(self, name: str) -> bool:
         known = self.known(name)
         return known is not None and known.id in self.rules.side_effects.sleep_effects
@@ -223,12 +228,14 @@ class EffectRun:
         return (self.last - self.first).days + 1
 
 
-def ongoing_effects(recent: Sequence[CheckIn]) -> list[EffectRun]:
+def ongoing_effects(recent: Sequence[CheckIn],
+                    same: Callable[[str], str] = _key) -> list[EffectRun]:
     """Side effects present at the latest check-in, with the day each run began. A check-in
-    without the effect ends its run; a day without any check-in does not (nothing known)."""
+    without the effect ends its run; a day without any check-in does not (nothing known).
+    Names that `same` maps to one key are one effect."""
     runs: dict[str, EffectRun] = {}
     for checkin in recent:
-        present: dict[str, SideEffect] = {_key(e.name): e for e in checkin.present_effects()}
+        present: dict[str, SideEffect] = {same(e.name): e for e in checkin.present_effects()}
         runs = {key: run for key, run in runs.items() if key in present}
         for key, effect in present.items():
             first = runs[key].first if key in runs else checkin.day
