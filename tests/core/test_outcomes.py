@@ -315,6 +315,15 @@ def test_a_measure_without_a_cited_mid_gets_no_improvement_chance():
     assert result.summary.startswith("Phq9 improved") and "Chance" not in result.summary
 
 
+def test_identical_before_and_after_reads_as_the_same_not_as_minus_zero():
+    days = [*range(-10, 0), *range(28, 40)]
+    result = analyze([Observation(START + timedelta(days=d), "pain", 5.0) for d in days])
+    data = result.measures[0].to_dict()
+    interval = data["effect"]["interval"]
+    assert [math.copysign(1, v) for v in (interval["low"], interval["high"])] == [1, 1]
+    assert "about the same" in data["summary"] and "lower" not in data["summary"]
+
+
 def test_an_unknown_measure_with_no_change_says_so():
     rng = np.random.default_rng(12)
     offsets, values, recorded = simulate(rng, effect=0.0, rho=0.3)

@@ -226,7 +226,11 @@ def describe_effect(name: str, direction: Direction | None, effect: Effect,
                     mid: MinimalImportantDifference | None, *, versus: str) -> str:
     """Plain words for an effect; what the interval cannot rule out is said, not hidden."""
     level = f"{effect.coverage:.0%}".replace("%", " %")
-    moved = f"{abs(effect.estimate):.1f} points {_higher(effect.estimate)} on average {versus}"
+    if round(effect.estimate, 1) == 0:
+        moved = f"about the same on average {versus.replace('than', 'as', 1)}"
+    else:
+        moved = (f"{abs(effect.estimate):.1f} points {_higher(effect.estimate)} on average "
+                 f"{versus}")
     interval = _span(effect.low, effect.high)
     span = f"{level} interval: {interval}"
     no_change = (f"Consistent with no change: {name} was {moved}, but the {level} interval "
@@ -256,6 +260,8 @@ def _higher(value: float) -> str:
 
 def _span(low: float, high: float) -> str:
     """An interval in words: "0.9 to 2.5 lower", "1.5 lower to 0.1 higher"."""
+    if round(low, 1) == round(high, 1) == 0:
+        return "0.0 either way"
     if high <= 0:
         return f"{-high:.1f} to {-low:.1f} lower"
     if low >= 0:
@@ -283,4 +289,4 @@ def _percent(p: float) -> str:
 
 
 def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
+    return None if value is None else round(value, 3) + 0.0  # + 0.0: no "-0.0"
