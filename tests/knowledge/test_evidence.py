@@ -230,6 +230,9 @@ def test_crps_has_no_snomed_code_because_none_was_confirmed():
     ("transplant-immunosuppressant-caution", "no-data"),
     ("antiretroviral-caution", "no-data"),
     ("monthly-cost", "no-data"),
+    # hypotheses repeated as facts (clinical-facts §1c, §1d)
+    ("bedtime-endorphin-peak", "no-data"),
+    ("short-receptor-block", "no-data"),
 ])
 def test_claims_carry_the_verdict_clinical_facts_reached(claim, verdict):
     assert EVIDENCE.claim(claim).verdict == verdict
