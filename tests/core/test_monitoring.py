@@ -130,6 +130,19 @@ def test_a_note_that_denies_a_red_flag_raises_none(note):
     assert not any(f.level == "urgent" for f in run(checkins)), note
 
 
+# Signs that are also common, mild LDN effects: on their own they raise no alarm.
+ALONE_NOT_URGENT = {"unusual, severe tiredness", "agitation or restlessness you cannot control",
+                    "sweating", "vomiting", "diarrhoea", "confusion"}
+
+
+@pytest.mark.parametrize(("red_flag", "sign"), [
+    (red.id, sign) for red in COURSE.red_flags for sign in red.signs
+    if sign not in ALONE_NOT_URGENT])
+def test_each_sign_people_are_shown_raises_its_red_flag_when_written_down(red_flag, sign):
+    flags = run(diary(10, effects={1: [(sign, 1)]}))
+    assert (flags[0].code, flags[0].level) == (f"red-flag-{red_flag}", "urgent"), sign
+
+
 @pytest.mark.parametrize("effects", [
     [("sweats", 2), ("throwing up", 2), ("agitated", 1)],
     [("sweaty", 1), ("vomited", 2), ("diarrhea", 2)],
