@@ -63,6 +63,16 @@ def test_a_red_flag_comes_first_with_its_reason(cast: Cast) -> None:
     assert page.total == 2
 
 
+def test_a_red_flag_written_in_the_note_puts_the_patient_first(cast: Cast) -> None:
+    _days(cast, "patient", 5)
+    checkins.record_checkin(cast.db, cast.ctx("second_patient"), cast.ids.bob, CheckinInput(
+        date=TODAY, dose_taken=True, dose_mg=1.5, ratings={"pain": 4},
+        note="the whites of my eyes look yellow today"))
+    page = _page(cast)
+    assert [r.patient_id for r in page.rows][0] == cast.ids.bob
+    assert (page.rows[0].group, page.rows[0].level) == ("red-flag", "urgent")
+
+
 def test_persisting_side_effects_come_before_a_step_due_and_an_overdue_check_in(
         cast: Cast) -> None:
     started = TODAY - timedelta(days=17)

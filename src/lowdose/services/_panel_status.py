@@ -48,7 +48,8 @@ DATE_DEPENDENT = frozenset({"checkin-overdue", "titration-step-due"})
 _CHECKINS = cast(Table, Checkin.__table__)
 _STATUS = cast(Table, PanelStatus.__table__)
 _RECENT = (select(_CHECKINS.c.date, _CHECKINS.c.dose_taken, _CHECKINS.c.dose_mg,
-                  _CHECKINS.c.dose_time, _CHECKINS.c.ratings, _CHECKINS.c.side_effects)
+                  _CHECKINS.c.dose_time, _CHECKINS.c.ratings, _CHECKINS.c.side_effects,
+                  _CHECKINS.c.note)
            .where(_CHECKINS.c.patient_id == bindparam("patient"),
                   _CHECKINS.c.date >= bindparam("since"), _CHECKINS.c.date <= bindparam("today"))
            .order_by(_CHECKINS.c.date))
@@ -93,7 +94,8 @@ def status_values(session: Session, *, patient_id: int, clinic_id: int, today: d
     recent = [CheckIn(day=r.date, dose_taken=r.dose_taken, dose_mg=r.dose_mg,
                       dose_time=r.dose_time, ratings=dict(r.ratings),
                       side_effects=tuple(SideEffect(str(e["name"]), int(e["severity"]))
-                                         for e in r.side_effects or ()))
+                                         for e in r.side_effects or ()),
+                      note=r.note or "")  # a red flag written in the note counts too
               for r in rows]
     last_checkin = (recent[-1].day if recent else
                     db.execute(_LAST_CHECKIN, {"patient": patient_id}).scalar())
