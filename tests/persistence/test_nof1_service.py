@@ -69,6 +69,11 @@ def test_a_timing_comparison_moves_only_the_time(cast: Cast) -> None:
                        period_days=3, run_in_days=3), "period_days"),
     (ComparisonRequest(a=Arm(3.0, BEDTIME), b=Arm(4.5, BEDTIME), starts_on=START,
                        blocks=1), "blocks"),
+    # Above the highest dose any plan accepts (12 mg, with a clinician's override).
+    (ComparisonRequest(a=Arm(4.5, BEDTIME), b=Arm(50.0, BEDTIME), starts_on=START), "b.dose_mg"),
+    # 2 blocks of 4-day periods, 3 of them run-in: as few as 2 analysed days an arm (7 needed).
+    (ComparisonRequest(a=Arm(3.0, BEDTIME), b=Arm(4.5, BEDTIME), starts_on=START,
+                       blocks=2, period_days=4, run_in_days=3), "period_days"),
     (ComparisonRequest(a=Arm(3.0, BEDTIME), b=Arm(4.5, BEDTIME),
                        starts_on=NOW.date() - timedelta(days=1)), "starts_on"),
 ])

@@ -28,6 +28,7 @@ from lowdose.core.nof1 import (
 from lowdose.errors import InputError
 from lowdose.knowledge.instruments import load_instruments
 from lowdose.knowledge.monitoring import load_monitoring_rules
+from lowdose.knowledge.regimens import load_titration_facts
 from lowdose.security.policy import PatientAction
 from lowdose.services._access import Access, patient_access
 from lowdose.services._checks import optional_text
@@ -118,7 +119,10 @@ def create_comparison(db: Database, ctx: Context, patient_id: int,
         else request.period_days,
         run_in_days=defaults.run_in_days if request.run_in_days is None
         else request.run_in_days,
-        seed=drawn, sources=defaults.sources)
+        seed=drawn, sources=defaults.sources,
+        # Checked when planned only: a stored comparison is rebuilt as it was planned.
+        max_dose_mg=load_titration_facts().ceiling.override_max_mg,
+        min_days_per_arm=defaults.min_days_per_arm)
     with patient_access(db, ctx, patient_id, PatientAction.PRESCRIBE, "nof1.create",
                         write=True) as access:
         for other in _rows(access):
