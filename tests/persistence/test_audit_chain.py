@@ -43,6 +43,22 @@ def test_the_cast_setup_left_a_valid_chain(cast: Cast) -> None:
     assert report.ok and report.events == _last_id(cast) > 0, report
 
 
+def test_a_batch_of_events_extends_the_chain_one_link_per_patient(cast: Cast) -> None:
+    before = _last_id(cast)
+    patients_shown = [cast.ids.alice, cast.ids.bob, None]
+    with cast.db.transaction() as session:
+        made = audit.append_each(session, at=NOW, actor_user_id=cast.user("clinician").id,
+                                 action="panel.read", patient_ids=patients_shown,
+                                 source=SOURCE)
+    stored = _events(cast, before)
+    assert [e.id for e in stored] == [before + 1, before + 2, before + 3] == [e.id for e in made]
+    assert [e.patient_id for e in stored] == patients_shown
+    assert [e.prev_hash for e in stored[1:]] == [e.hash for e in stored[:-1]]
+    assert _last_id(cast) == before + 3
+    with cast.db.transaction(write=False) as session:
+        assert verify_chain(session).ok
+
+
 def test_reads_and_writes_of_patient_data_are_audited_with_who_what_when_where(
         cast: Cast) -> None:
     start = _last_id(cast)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -75,22 +76,46 @@ def append(
     The head row is locked until the transaction ends, so concurrent appenders queue and the
     chain stays a single line (on SQLite the write lock already does this).
     """
+    return append_each(session, at=at, actor_user_id=actor_user_id, action=action,
+                       outcome=outcome, patient_ids=[patient_id], target=target,
+                       source=source)[0]
+
+
+def append_each(
+    session: Session,
+    *,
+    at: datetime,
+    actor_user_id: int | None,
+    action: str,
+    patient_ids: Sequence[int | None],
+    outcome: str = ALLOWED,
+    target: str | None = None,
+    source: str | None = None,
+) -> list[AuditEvent]:
+    """One event per patient id, chained in order, in three statements however many there are
+    (a panel page audits each patient it shows)."""
     last_id, last_hash = session.execute(_HEAD).one()
-    event = AuditEvent(
-        id=last_id + 1,
-        at=utc_naive(at),
-        actor_user_id=actor_user_id,
-        action=action,
-        outcome=outcome,
-        patient_id=patient_id,
-        target=target,
-        source=source[:100] if source else source,
-        prev_hash=last_hash,
-    )
-    event.hash = event_hash(event)
-    session.execute(_ADD, {column: getattr(event, column) for column in _COLUMNS})
-    session.execute(_MOVE_HEAD, {"last_id": event.id, "last_hash": event.hash})
-    return event
+    events = []
+    for patient_id in patient_ids:
+        event = AuditEvent(
+            id=last_id + 1,
+            at=utc_naive(at),
+            actor_user_id=actor_user_id,
+            action=action,
+            outcome=outcome,
+            patient_id=patient_id,
+            target=target,
+            source=source[:100] if source else source,
+            prev_hash=last_hash,
+        )
+        event.hash = event_hash(event)
+        events.append(event)
+        last_id, last_hash = event.id, event.hash
+    if events:
+        session.execute(_ADD, [{column: getattr(e, column) for column in _COLUMNS}
+                               for e in events])
+        session.execute(_MOVE_HEAD, {"last_id": last_id, "last_hash": last_hash})
+    return events
 
 
 @dataclass(frozen=True)

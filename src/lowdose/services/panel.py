@@ -118,12 +118,10 @@ def clinic_panel(db: Database, ctx: Context, *, level: str | None = None,
     with db.transaction(write=False) as session:
         shown, total = _page(session, ctx, today, rules, level, search, limit, offset)
     with db.transaction() as session:
-        for row in shown:
-            audit.append(session, at=ctx.at, actor_user_id=actor.user_id, action="panel.read",
-                         patient_id=row.patient_id, source=ctx.source)
-        if not shown:
-            audit.append(session, at=ctx.at, actor_user_id=actor.user_id, action="panel.read",
-                         source=ctx.source)
+        # One event per patient shown (an empty page still records the read).
+        audit.append_each(session, at=ctx.at, actor_user_id=actor.user_id, action="panel.read",
+                          patient_ids=[row.patient_id for row in shown] or [None],
+                          source=ctx.source)
     return PanelPage(tuple(shown), total, limit, offset, level, search, today)
 
 
