@@ -300,9 +300,8 @@ class _Bulk:
             session.execute(insert(_table(PanelStatus)), [
                 status_values(session, patient_id=pid, clinic_id=self.clinic_id,
                               today=today, at=at) for pid in ids])
-            for pid in ids:
-                audit.append(session, at=at, actor_user_id=None, action="demo.generate",
-                             patient_id=pid, source=self.ctx.source)
+            audit.append_each(session, at=at, actor_user_id=None, action="demo.generate",
+                              patient_ids=ids, source=self.ctx.source)
 
     def _person(self, number: int) -> dict[str, Any]:
         rng = self.rng

@@ -135,9 +135,9 @@ def list_patients(db: Database, ctx: Context, *, limit: int = 50,
         # The query narrows, the policy decides: a row the policy refuses is never shown.
         shown = [p for p in candidates
                  if authorize(ctx.actor, PatientAction.VIEW, patient_ref(p, teams[p.id]))]
-        for patient in shown:
-            audit.append(session, at=ctx.at, actor_user_id=ctx.actor.user_id,
-                         action="patient.list", patient_id=patient.id, source=ctx.source)
+        audit.append_each(session, at=ctx.at, actor_user_id=ctx.actor.user_id,
+                          action="patient.list", patient_ids=[p.id for p in shown],
+                          source=ctx.source)
         return [_summary(p) for p in shown]
 
 
