@@ -50,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     problems.install(app)
     deps.install(app)
+    # Routes are matched in order: the EHR's calls, which must be quick, are looked up first.
+    app.include_router(cdshooks.router)
     app.include_router(clinical.router)
     app.include_router(health.router)
     app.include_router(auth.router)
@@ -59,7 +61,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(calendar.router)
     app.include_router(supplies.router)
     app.include_router(fhir.router)
-    app.include_router(cdshooks.router)
     app.include_router(web_learn.router)  # the cited LDN guide, public, under /learn
     app.include_router(web.router)  # the web app, from `/`
     middleware.install(app, settings)
