@@ -154,3 +154,17 @@ def test_claims_are_grouped_by_verdict_in_a_fixed_order() -> None:
     assert labels == [v for v in ev.VERDICT_LABELS.values() if v in labels]
     assert sum(len(rows) for _, rows in groups) == len(K.evidence.claims)
     assert all(row.verdict.text == label for label, rows in groups for row in rows)
+
+
+def test_unknown_ids_from_urls_are_not_kept_in_memory() -> None:
+    # /learn/conditions/<id> takes any id a stranger types: only known pages may be cached.
+    known = site.knowledge().evidence.conditions[0].id
+    assert site.condition(known) is not None and site.page("safety") is not None
+    before = (site._condition.cache_info().currsize, site._page.cache_info().currsize,
+              site._handout_pdf.cache_info().currsize)
+    for n in range(200):
+        assert site.condition(f"made-up-{n}") is None
+        assert site.page(f"made-up-{n}") is None
+        assert site.handout_pdf(f"made-up-{n}") is None
+    assert (site._condition.cache_info().currsize, site._page.cache_info().currsize,
+            site._handout_pdf.cache_info().currsize) == before

@@ -66,9 +66,25 @@ def knowledge() -> GuideKnowledge:
                           load_screening_knowledge())
 
 
-@cache
+# The page, condition and handout caches hold known ids only: the ids come from URLs anyone
+# may type, and an unbounded cache keyed by them would let a stranger grow the server's memory.
 def page(slug: str) -> pages.Page | None:
     """The page at /learn/{slug}, or None when there is none."""
+    return _page(slug) if any(section.slug == slug for section in SECTIONS) else None
+
+
+def condition(condition_id: str) -> ev.ConditionPage | None:
+    known = knowledge().evidence.condition(condition_id) is not None
+    return _condition(condition_id) if known else None
+
+
+def handout_pdf(condition_id: str) -> bytes | None:
+    """The handout PDF for a condition (built once per process), or None if unknown."""
+    return _handout_pdf(condition_id) if condition(condition_id) is not None else None
+
+
+@cache
+def _page(slug: str) -> pages.Page | None:
     k = knowledge()
     builders: dict[str, Callable[[], pages.Page]] = {
         "what-is-ldn": lambda: pages.about_page(k.guide),
@@ -85,7 +101,7 @@ def page(slug: str) -> pages.Page | None:
 
 
 @cache
-def condition(condition_id: str) -> ev.ConditionPage | None:
+def _condition(condition_id: str) -> ev.ConditionPage | None:
     k = knowledge()
     found = k.evidence.condition(condition_id)
     return None if found is None else ev.condition_page(found, k.guide)
@@ -108,8 +124,7 @@ def find(query: str, as_of: datetime) -> SearchResults:
 
 
 @cache
-def handout_pdf(condition_id: str) -> bytes | None:
-    """The handout PDF for a condition (built once per process), or None if unknown."""
+def _handout_pdf(condition_id: str) -> bytes | None:
     from lowdose.learn.handout import handout_for, render_pdf
 
     found = condition(condition_id)
