@@ -1,7 +1,10 @@
-"""The application for process managers, configured from the LOWDOSE_* environment:
+"""The application for process managers, configured from the LOWDOSE_* environment.
 
-    uvicorn lowdose.asgi:app --workers 4 --proxy-headers
-    gunicorn -k uvicorn.workers.UvicornWorker -w 4 lowdose.asgi:app
+Several workers: prefer `lowdose serve --workers N`, which turns Nagle's algorithm off on the
+shared socket; `uvicorn --workers` and gunicorn's uvicorn worker leave it on, and each
+keep-alive request then waits ~40 ms for a delayed ACK. One worker per process is fine:
+
+    uvicorn lowdose.asgi:app --port 8001 --proxy-headers
 
 Importing it checks the settings (production mode refuses unsafe defaults, naming the
 variable, and exits 1), sends every log line through lowdose's formatter (JSON lines in
