@@ -73,3 +73,22 @@ def test_nothing_running_is_a_conflict(server: RecordServer) -> None:
     base = f"/api/v1/patients/{server.cast.ids.alice}"
     answer = server.client.post(base + "/next-step/approve", headers=server.as_("clinician"))
     assert answer.status_code == 409
+
+
+def test_an_approval_of_what_was_read_is_refused_once_it_changed(server: RecordServer) -> None:
+    base = _running_plan(server, 16)
+    read = server.client.get(base + "/next-step", headers=server.as_("clinician")).json()
+    seen = {"plan_version": read["plan_version"], "proposal_action": read["action"],
+            "proposal_dose_mg": read["dose_mg"]}
+    stale = server.client.post(base + "/next-step/approve", headers=server.as_("clinician"),
+                               json={**seen, "proposal_dose_mg": 4.5})
+    assert stale.status_code == 409 and "changed since it was shown" in stale.text
+    half = server.client.post(base + "/next-step/approve", headers=server.as_("clinician"),
+                              json={"proposal_action": read["action"]})
+    assert half.status_code == 422 and "plan_version" in half.text
+
+    first = server.client.post(base + "/next-step/approve", headers=server.as_("clinician"),
+                               json=seen)
+    again = server.client.post(base + "/next-step/approve", headers=server.as_("clinician"),
+                               json=seen)  # a colleague's approval of the same reading
+    assert first.status_code == 200 and again.status_code == 409

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lowdose.api.deps import DB, Ctx
 from lowdose.api.problems import documented
 from lowdose.core.nof1 import Arm
+from lowdose.errors import InputError
 from lowdose.services import courses, nof1, outcomes, panel
 
 # One router for the patient's outcomes and for the clinic panel built on the same flags.
@@ -59,6 +60,13 @@ class StepEdits(BaseModel):
     dose_mg: float | None = Field(default=None, gt=0, le=50)
     timing: Literal["bedtime", "morning"] | None = None
     note: str | None = Field(default=None, max_length=1000)
+    # What the approver was shown (GET …/next-step): approving answers 409 if it changed.
+    plan_version: int | None = Field(default=None, ge=0, description=(
+        "The `plan_version` of the proposal that was read; 409 if the plan changed since"))
+    proposal_action: str | None = Field(default=None, max_length=40, description=(
+        "The proposal's `action` as read; 409 if the diary now proposes something else"))
+    proposal_dose_mg: float | None = Field(default=None, ge=0, le=50, description=(
+        "The proposal's `dose_mg` as read; 409 if it changed"))
 
 
 @router.post(PATIENT + "/next-step/approve",
@@ -68,7 +76,13 @@ def approve_next_step(db: DB, ctx: Ctx, patient_id: int,
     """A care-team clinician approves the diary's proposal: a new plan version from today.
     A patient gets 403 saying the proposal is a suggestion for their prescriber."""
     edits = None if body is None else courses.StepEdits(body.dose_mg, body.timing, body.note)
-    return courses.approve_next_step(db, ctx, patient_id, edits=edits).to_dict()
+    seen = None
+    if body is not None and body.plan_version is not None:
+        seen = courses.SeenProposal(body.plan_version, body.proposal_action,
+                                    body.proposal_dose_mg)
+    elif body is not None and (body.proposal_action or body.proposal_dose_mg is not None):
+        raise InputError("plan_version", "is needed to check the proposal read is current")
+    return courses.approve_next_step(db, ctx, patient_id, edits=edits, seen=seen).to_dict()
 
 
 @router.get("/panel", tags=["panel"], summary="Who needs attention, most urgent first",
