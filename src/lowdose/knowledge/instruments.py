@@ -12,7 +12,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -124,11 +124,12 @@ class Instrument:
     mid: MinimalImportantDifference | None = None
     origin: str = ""  # the file it came from, for messages
 
-    @property
+    # Cached: every observation of a long diary is checked against them.
+    @cached_property
     def minimum(self) -> int:
         return sum(_item_min(item) for item in self.items)
 
-    @property
+    @cached_property
     def maximum(self) -> int | None:
         highs = [_item_max(item) for item in self.items]
         return None if any(high is None for high in highs) else sum(cast(list[int], highs))
