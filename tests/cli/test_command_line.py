@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from lowdose import __version__
-from lowdose.knowledge.evidence import load_evidence
+from lowdose.knowledge.evidence import load_evidence, load_side_effects
+from lowdose.knowledge.instruments import load_instruments
 from lowdose.knowledge.medicines import load_medicine_vocabulary
 from lowdose.knowledge.regimens import load_titration_facts
 from lowdose.knowledge.sources import load_sources
@@ -70,6 +71,8 @@ def test_knowledge_summary_counts_what_the_loaders_load(lowdose: RunLowdose) -> 
         "protocols": len(load_titration_facts().protocols),
         "conditions": len(evidence.conditions),
         "claims": len(evidence.claims),
+        "instruments": len(load_instruments()),
+        "side_effects": len(load_side_effects().side_effects),
     }
 
 

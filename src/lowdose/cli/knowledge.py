@@ -40,7 +40,8 @@ def knowledge(
 
 
 def summary() -> dict[str, int]:
-    from lowdose.knowledge.evidence import load_evidence
+    from lowdose.knowledge.evidence import load_evidence, load_side_effects
+    from lowdose.knowledge.instruments import load_instruments
     from lowdose.knowledge.medicines import load_medicine_vocabulary
     from lowdose.knowledge.regimens import load_titration_facts
     from lowdose.knowledge.sources import load_sources
@@ -54,6 +55,8 @@ def summary() -> dict[str, int]:
         "protocols": len(load_titration_facts().protocols),
         "conditions": len(evidence.conditions),
         "claims": len(evidence.claims),
+        "instruments": len(load_instruments()),
+        "side_effects": len(load_side_effects().side_effects),
     }
 
 
