@@ -33,12 +33,12 @@ audit: $(VENV)/.dev-installed
 test: lint
 	$(BIN)/pytest -n 2
 
-# Every budget of design §4 beside its reference. bench/run.py starts RESULTS.md afresh; each
-# later script replaces its own section. The 10,000-patient clinic is built once (minutes) and
+# Every budget of design §4 beside its reference. Each script replaces only its own section of
+# bench/RESULTS.md. The 10,000-patient clinic is built once (minutes) and
 # cached in bench/.cache/.
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run.py
-	{ printf '\n## Outcome analysis (bench/outcomes.py)\n\n'; $(BIN)/python bench/outcomes.py; } >> bench/RESULTS.md
+	$(BIN)/python bench/outcomes.py --write
 	$(BIN)/python bench/checkins.py
 	$(BIN)/python bench/cdshooks.py
 	$(BIN)/python bench/report.py --write

@@ -26,6 +26,7 @@ from datetime import time as clock
 from typing import Any
 
 import numpy as np
+from results import write_section
 
 BUDGET_MS = 50.0
 START = date(2025, 1, 15)
@@ -143,26 +144,36 @@ def run(repeat: int) -> dict[str, Any]:
     }
 
 
+SECTION = "## Outcome analysis (bench/outcomes.py)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--write", action="store_true",
+                        help="replace this benchmark's section of bench/RESULTS.md")
     args = parser.parse_args()
     result = run(args.repeat)
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print("| what | median | budget / reference |")
-    print("|---|---|---|")
-    print(f"| outcome analysis, one patient-year, 6 measures | {result['analysis_median_ms']} ms "
-          f"| ≤ {BUDGET_MS:g} ms: {'within' if result['within_budget'] else 'OVER'} |")
-    print(f"| reference: {result['reference']} | {result['reference_ms']} ms "
-          f"| {result['reference_over_ours']}× ours; estimates within "
-          f"{result['max_estimate_gap_in_se']} SE |")
-    print(f"| monitoring flags, one patient, {result['monitor_window_days']}-day window "
-          f"| {result['monitor_one_patient_ms']} ms "
-          f"| × 10,000 patients ≈ {result['monitor_10000_patients_s']} s |")
-    print(f"\nmachine: {result['machine']}")
+    text = "\n".join([
+        SECTION, "",
+        "| what | median | budget / reference |",
+        "|---|---|---|",
+        f"| outcome analysis, one patient-year, 6 measures | {result['analysis_median_ms']} ms "
+        f"| ≤ {BUDGET_MS:g} ms: {'within' if result['within_budget'] else 'OVER'} |",
+        f"| reference: {result['reference']} | {result['reference_ms']} ms "
+        f"| {result['reference_over_ours']}× ours; estimates within "
+        f"{result['max_estimate_gap_in_se']} SE |",
+        f"| monitoring flags, one patient, {result['monitor_window_days']}-day window "
+        f"| {result['monitor_one_patient_ms']} ms "
+        f"| × 10,000 patients ≈ {result['monitor_10000_patients_s']} s |",
+        "", f"machine: {result['machine']}", ""])
+    if args.write:
+        write_section(SECTION, text)
+    print(text)
 
 
 if __name__ == "__main__":

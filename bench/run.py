@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from results import write_section
+
 HERE = Path(__file__).resolve().parent
 PROFILE = HERE / "profile_20_medicines.json"
-RESULTS = HERE / "RESULTS.md"
 LOWDOSE = Path(sys.executable).with_name("lowdose")
 
 
@@ -126,31 +127,30 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f} ms" if seconds < 0.01 else f"{seconds * 1000:.0f} ms"
 
 
-def report(calls: list[Timing], processes: list[Timing], repeat: tuple[int, int]) -> str:
-    lines = ["# Benchmark results", "",
-             "Written by `bench/run.py` (`make bench`); budgets from design §4. Absolute times",
-             "drift between runs and machines: compare each process time with the reference",
-             "measured in the same run.", "", "## Machine", "",
-             "| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in machine()), "",
-             f"## Screen in process ({repeat[0]} calls after warm-up)", "",
-             "| what | median | p95 | budget | |", "|---|---|---|---|---|"]
+def report(calls: list[Timing], processes: list[Timing],
+           repeat: tuple[int, int]) -> list[str]:
+    """This script's sections of RESULTS.md: the machine, the screen in process, the process."""
+    machine_section = ["## Machine", "", "| | |", "|---|---|",
+                       *(f"| {k} | {v} |" for k, v in machine())]
+    in_process = [f"## Screen in process ({repeat[0]} calls after warm-up)", "",
+                  "| what | median | p95 | budget | |", "|---|---|---|---|---|"]
     for t in calls:
         budget = "—" if t.budget_s is None else f"≤ {ms(t.budget_s)}"
         verdict = "" if t.budget_s is None else t.verdict
-        lines.append(f"| {t.name} | {ms(t.median)} | {ms(t.p95)} | {budget} | {verdict} |")
+        in_process.append(f"| {t.name} | {ms(t.median)} | {ms(t.p95)} | {budget} | {verdict} |")
     reference = processes[0].median
-    lines += ["", f"## Whole process ({repeat[1]} runs each, after 2 warm-up runs)", "",
-              "| what | median | p95 | × `python -c pass` | budget | |",
-              "|---|---|---|---|---|---|"]
+    whole = [f"## Whole process ({repeat[1]} runs each, after 2 warm-up runs)", "",
+             "| what | median | p95 | × `python -c pass` | budget | |",
+             "|---|---|---|---|---|---|"]
     for t in processes:
         budget = "—" if t.budget_s is None else f"≤ {ms(t.budget_s)}"
         verdict = "" if t.budget_s is None else t.verdict
-        lines.append(f"| {t.name} | {ms(t.median)} | {ms(t.p95)} | "
+        whole.append(f"| {t.name} | {ms(t.median)} | {ms(t.p95)} | "
                      f"{t.median / reference:.1f} | {budget} | {verdict} |")
-    lines += ["", "The profile is `bench/profile_20_medicines.json`: 20 free-text medicines "
+    whole += ["", "The profile is `bench/profile_20_medicines.json`: 20 free-text medicines "
               "(brands, combinations, a misspelling, opioids and look-alikes), conditions, "
-              "LDN and a planned procedure.", ""]
-    return "\n".join(lines)
+              "LDN and a planned procedure."]
+    return ["\n".join(section) + "\n" for section in (machine_section, in_process, whole)]
 
 
 def main() -> None:
@@ -160,9 +160,9 @@ def main() -> None:
     repeat = (200, 5) if args.quick else (5000, 30)
     calls = in_process(repeat[0])
     processes = whole_process(repeat[1])
-    text = report(calls, processes, repeat)
-    RESULTS.write_text(text)
-    print(text)
+    for section in report(calls, processes, repeat):
+        write_section(section.split("\n", 1)[0], section)
+        print(section)
 
 
 if __name__ == "__main__":
