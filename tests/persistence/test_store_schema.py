@@ -168,6 +168,16 @@ def test_sqlite_write_transactions_take_the_write_lock_when_they_begin(
         sqlite_db.dispose()
 
 
+def test_sqlite_planner_statistics_are_refreshed_for_every_table(sqlite_db: Database) -> None:
+    with sqlite_db.transaction() as session:
+        session.add(Clinic(name="Stats", created_at=datetime(2025, 6, 2)))
+    sqlite_db.refresh_statistics()
+    with sqlite_db.engine.connect() as connection:
+        analysed = set(connection.exec_driver_sql("SELECT tbl FROM sqlite_stat1").scalars())
+    assert "clinics" in analysed
+    sqlite_db.dispose()
+
+
 @pytest.mark.parametrize("round_", [1, 2])
 def test_each_test_starts_from_the_same_rows(db: Database, round_: int) -> None:
     # Whichever round runs second would see the first one's clinic if isolation failed.

@@ -38,6 +38,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(url)
     app.state.db = Database(url)
+    app.state.db.refresh_statistics()
     try:
         yield
     finally:
