@@ -406,17 +406,20 @@ def section(results: list[Measured], clients: int, seconds: float, workers: int)
     return "\n".join(lines) + "\n"
 
 
-# What the profile of one check-in showed (cProfile and pyinstrument over the service call,
-# 2026-11-26, a machine shared by eight busy sessions); kept beside the figures it explains.
-NOTES = """Where a check-in's time goes (one write in process: ~8-10 ms CPU on the shared
-machine, ~100× the trivial endpoint): the commit's fsync (WAL, `synchronous=FULL`) about a
-third of the wall time; the clinician panel's status refresh (`services/_panel_status.py`,
-re-reading the patient's diary in the write transaction) about 30 % of the CPU; bearer-token
-lookup 16 %; storing check-in, version and key 13 %; the audit chain append 10 %; loading the
-patient and care team 9 %. Fixed so far: SQLite writers waited in SQLite's busy handler
-(sleeps of up to 100 ms, no order), which under 50 clients gave p95 4.8 s and 14 writes/s on
-this machine; queued on a lock and a file lock they gave p95 1.2-1.7 s and 24-40/s in the
-same conditions. The budget (≥ 1,000/s, p95 ≤ 50 ms) needs roughly 1 ms per write: not met."""
+# What the profiles of one check-in showed (2026-11-26: cProfile, py-spy --gil and callgrind
+# instruction counts of the service and of the whole app in process); kept beside the figures.
+NOTES = """Where a check-in's CPU goes (SQLite, in process, no HTTP server): the use case itself
+(token check, load and authorize the patient, store check-in, version and key, refresh the
+panel line from the 42-day window, append the audit event, commit) about 1.4 ms; FastAPI,
+its middleware and thread-pool hops about 1.5 ms more; under 50 clients with two workers the
+server measures 3.5 ms a request (the GIL and thread switches add the rest). On PostgreSQL the
+same use case costs 2.7 ms in process (psycopg's per-statement work for its 14 statements).
+Fixed so far: writers queue on a lock and a file lock instead of SQLite's busy handler (p95
+4.8 s and 14 writes/s at first); the token check is one Core query; dependencies without I/O
+no longer hop to the thread pool; `serve --workers` turns Nagle's algorithm off (each
+keep-alive request had waited ~44 ms for a delayed ACK). The budget (≥ 1,000/s and p95 ≤
+50 ms, so ≤ ~1.8 ms of server CPU a write on two cores shared with the load generator) is
+not met: it would need the use case and the framework path each cut by more than half."""
 
 
 def main() -> None:
