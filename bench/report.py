@@ -209,8 +209,11 @@ def serve(url: str, data_dir: Path) -> tuple[Any, str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
     while not server.started:
+        if not thread.is_alive():  # start-up failed: say so instead of waiting forever
+            raise RuntimeError("the server did not start (its error is above)")
         time.sleep(0.01)
     return server, f"http://127.0.0.1:{sock.getsockname()[1]}"
 
