@@ -11,7 +11,7 @@ from icalendar import Calendar
 
 from lowdose.core.screening import LdnUse, Profile, screen
 from lowdose.knowledge.screening import load_screening_knowledge
-from lowdose.services import calendar, courses, procedures, screening
+from lowdose.services import calendar, courses, procedures, reports, screening
 from lowdose.services.courses import PlanRequest
 
 from .conftest import Cast
@@ -53,6 +53,9 @@ def test_the_record_hold_counts_real_hours_in_the_patients_time_zone(
     assert found.perioperative is not None
     assert found.perioperative.last_dose_by == last_dose_by
     assert _last_dose_in_calendar(cast) == last_dose_by
+    # The visit report shows the same hold, read at the same moment.
+    report = reports.visit_report_model(cast.db, cast.ctx("clinician", now=NOW), cast.ids.alice)
+    assert [e.at for e in report.events if e.kind == "hold"] == [last_dose_by]
 
 
 @pytest.mark.parametrize(("opioids_expected", "held"), [(None, True), (True, True),

@@ -27,18 +27,22 @@ from lowdose.services.context import Context
 from lowdose.services.courses import _courses, current_plan
 from lowdose.services.outcomes import _diary
 from lowdose.services.procedures import planned_procedures
-from lowdose.services.screening import record_profile
+from lowdose.services.screening import patient_zone, record_profile
 from lowdose.store.db import Database
 from lowdose.store.models import PlanVersion
 
 
 def visit_report_model(db: Database, ctx: Context, patient_id: int, *,
                        hold_hours: float | None = None) -> VisitReport:
-    """The report's content; `ctx.now`'s wall time is the patient's "now" (as for the screen)."""
-    moment = ctx.now.replace(tzinfo=None)
-    today = moment.date()
+    """The report's content at the patient's "now": `ctx.now` read in the patient's calendar
+    time zone when one is set (the hold before surgery then counts real hours), else its wall
+    time as it stands, as for the record screen."""
     with patient_access(db, ctx, patient_id, PatientAction.READ_RECORD,
                         "report.visit") as access:
+        zone = patient_zone(access)
+        local = ctx.now.astimezone(zone) if zone is not None and ctx.now.tzinfo else ctx.now
+        moment = local.replace(tzinfo=None)
+        today = moment.date()
         diary = _diary(access)
         started = [course.started_on for course in _courses(access)]
         start = min(started) if started else None
@@ -49,7 +53,7 @@ def visit_report_model(db: Database, ctx: Context, patient_id: int, *,
         flags = monitor(diary, today=today, rules=rules, course=load_side_effects(),
                         plan=_planned(access, today), instruments=instruments)
         result = screen(record_profile(access, moment), load_screening_knowledge(),
-                        hold_hours=hold_hours)
+                        hold_hours=hold_hours, zone=zone)
         procedures = [Procedure(p.name, p.at, p.opioids_expected, p.cancelled)
                       for p in planned_procedures(access)]
         patient = access.patient
