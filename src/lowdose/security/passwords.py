@@ -7,6 +7,8 @@ parallelism. Stored hashes carry their parameters, so raising them later only ne
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -30,8 +32,11 @@ _hasher = PasswordHasher(
     type=Type.ID,
 )
 
-# Verified against when the username is unknown, so a miss costs the same time as a hit.
-_DUMMY_HASH = _hasher.hash("lowdose: no such user")
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so a miss costs the same time as a hit.
+    Made on first use: hashing at import cost every command ~35 ms."""
+    return _hasher.hash("lowdose: no such user")
 
 
 def check_password_rules(password: str, field: str = "password") -> None:
@@ -52,7 +57,7 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
     if len(password) > MAX_LENGTH:
         return False
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

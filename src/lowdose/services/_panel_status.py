@@ -18,7 +18,6 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
@@ -164,6 +163,9 @@ def _scores(rows: Sequence[Any]) -> list[Score]:
 
 @cache
 def _upsert(dialect: str) -> Insert:
+    # Imported here: loading both dialects costs every command ~20 ms, and one is used.
+    from sqlalchemy.dialects import postgresql, sqlite
+
     values: dict[str, Any] = {c.name: bindparam(c.name) for c in _STATUS.columns}
     insert = (postgresql.insert(_STATUS) if dialect == "postgresql"
               else sqlite.insert(_STATUS)).values(values)
