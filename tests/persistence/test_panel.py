@@ -69,7 +69,7 @@ def test_a_red_flag_written_in_the_note_puts_the_patient_first(cast: Cast) -> No
         date=TODAY, dose_taken=True, dose_mg=1.5, ratings={"pain": 4},
         note="the whites of my eyes look yellow today"))
     page = _page(cast)
-    assert [r.patient_id for r in page.rows][0] == cast.ids.bob
+    assert page.rows[0].patient_id == cast.ids.bob
     assert (page.rows[0].group, page.rows[0].level) == ("red-flag", "urgent")
 
 
