@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -137,25 +138,51 @@ def test_knowledge_bad_queries(
     assert "Traceback" not in run.stderr
 
 
+def _serve(lowdose_argv: list[str], lowdose_env: dict[str, str], port: int, tmp_path: Path,
+           *options: str) -> subprocess.Popen[bytes]:
+    database = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
+    server = subprocess.Popen(
+        [*lowdose_argv, "serve", "--port", str(port), "--database-url", database, *options],
+        env=lowdose_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                return server
+        except OSError:
+            assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+
+
 def test_serve_answers_http_on_the_given_port(
     lowdose_argv: list[str], lowdose_env: dict[str, str], free_port: int, tmp_path: Path
 ) -> None:
-    database = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
-    server = subprocess.Popen(
-        [*lowdose_argv, "serve", "--port", str(free_port), "--database-url", database],
-        env=lowdose_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = _serve(lowdose_argv, lowdose_env, free_port, tmp_path)
     try:
-        url = f"http://127.0.0.1:{free_port}/api/v1/health"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx.get(url, timeout=2)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
+        response = httpx.get(f"http://127.0.0.1:{free_port}/api/v1/health", timeout=5)
         assert response.json()["status"] == "ok"
     finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_serve_sheds_requests_beyond_its_concurrency_limit(
+    lowdose_argv: list[str], lowdose_env: dict[str, str], free_port: int, tmp_path: Path
+) -> None:
+    server = _serve(lowdose_argv, lowdose_env, free_port, tmp_path, "--limit-concurrency", "2")
+    held = [socket.create_connection(("127.0.0.1", free_port)) for _ in range(2)]
+    try:
+        time.sleep(0.5)  # both connections accepted and counted
+        over = httpx.get(f"http://127.0.0.1:{free_port}/api/v1/health", timeout=5)
+        assert over.status_code == 503  # answered at once, not queued
+        for connection in held:
+            connection.close()
+        time.sleep(0.5)
+        assert httpx.get(f"http://127.0.0.1:{free_port}/api/v1/health",
+                         timeout=5).status_code == 200
+    finally:
+        for connection in held:
+            connection.close()
         server.terminate()
         server.wait(timeout=20)

@@ -21,6 +21,10 @@ def serve(
     workers: Annotated[int, typer.Option(
         min=1, max=64, help="Worker processes (each with its own connections; state is in the "
                             "database, so any worker may answer any request).")] = 1,
+    limit_concurrency: Annotated[int, typer.Option(
+        min=1, help="Open connections and requests a worker takes before it answers 503: "
+                    "under overload it sheds requests instead of queueing work whose "
+                    "clients have given up.")] = 256,
 ) -> None:
     """Serve the API on http://HOST:PORT (docs at /api/v1/docs)."""
     import os
@@ -41,7 +45,8 @@ def serve(
     # lowdose's request log (route templates, no query strings) replaces uvicorn's access log;
     # X-Forwarded-For/-Proto are believed from LOWDOSE_FORWARDED_ALLOW_IPS only.
     server: dict[str, Any] = {"host": host, "port": port, "log_config": None, "access_log": False,
-              "proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
+              "proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips,
+              "limit_concurrency": limit_concurrency}
     if workers > 1:
         # Worker processes import the app by name and read the same settings from the
         # environment (lowdose.asgi), so a --database-url given here is passed on.
