@@ -10,7 +10,7 @@ import pytest
 
 from lowdose.core.nof1 import Arm
 from lowdose.errors import InputError
-from lowdose.services import checkins, nof1
+from lowdose.services import checkins, courses, nof1
 from lowdose.services.checkins import CheckinInput
 from lowdose.services.errors import Conflict, Forbidden, NotFound
 from lowdose.services.nof1 import ComparisonRequest
@@ -160,3 +160,19 @@ def test_too_few_days_is_said_plainly(cast: Cast) -> None:
 
 def test_schedule_is_empty_without_comparisons(cast: Cast) -> None:
     assert nof1.schedule(cast.db, cast.ctx("patient"), cast.ids.alice) == []
+
+
+@pytest.mark.parametrize(("days_on_ldn", "refused"), [(10, True), (27, True), (28, False)])
+def test_a_comparison_waits_for_the_onset_of_the_running_course(
+        cast: Cast, days_on_ldn: int, refused: bool) -> None:
+    started = START - timedelta(days=days_on_ldn)
+    courses.start_course(cast.db, cast.ctx("clinician"), cast.ids.alice, started_on=started,
+                         first_plan=courses.PlanRequest(from_date=started, start_mg=3.0,
+                                                        target_mg=3.0))
+    if refused:
+        with pytest.raises(InputError) as caught:
+            _create(cast)
+        assert caught.value.field == "starts_on"
+        assert (started + timedelta(days=28)).isoformat() in str(caught.value)
+    else:
+        assert _create(cast).schedule.first == START

@@ -33,6 +33,7 @@ from lowdose.security.policy import PatientAction
 from lowdose.services._access import Access, patient_access
 from lowdose.services._checks import optional_text
 from lowdose.services.context import Context
+from lowdose.services.courses import current_plan
 from lowdose.services.errors import Conflict, NotFound
 from lowdose.services.outcomes import _diary
 from lowdose.store.db import Database
@@ -125,6 +126,7 @@ def create_comparison(db: Database, ctx: Context, patient_id: int,
         min_days_per_arm=defaults.min_days_per_arm)
     with patient_access(db, ctx, patient_id, PatientAction.PRESCRIBE, "nof1.create",
                         write=True) as access:
+        _after_onset(access, request.starts_on)
         for other in _rows(access):
             if other.cancelled_at is None and (other.starts_on <= schedule.last
                                                and schedule.first <= other.ends_on):
@@ -203,6 +205,20 @@ def schedule(db: Database, ctx: Context, patient_id: int) -> list[ScheduledDose]
 def _period_days(plan: Schedule) -> int:
     first = plan.periods[0]
     return (first.last - first.first).days + 1
+
+
+def _after_onset(access: Access, starts_on: date) -> None:
+    """LDN's benefit builds over weeks (monitoring.toml [onset], [nof1]): a comparison that
+    starts inside the onset period of the course running then would compare the build-up."""
+    running = current_plan(access, starts_on)
+    if running is None:
+        return
+    onset = load_monitoring_rules().onset.days
+    ready = running[0].started_on + timedelta(days=onset)
+    if starts_on < ready:
+        raise InputError("starts_on", f"LDN started on {running[0].started_on.isoformat()}; "
+                                      f"its benefit builds over about {onset} days, so compare "
+                                      f"from {ready.isoformat()} on")
 
 
 def _rows(access: Access) -> list[NofOneComparison]:
