@@ -14,7 +14,7 @@ from web.seed import lived_in
 
 PATIENT_PAGES = ("/today", "/profile", "/medicines", "/screen", "/plan", "/charts",
                  "/outcomes", "/supply", "/surgery", "/questionnaires",
-                 "/questionnaires/phq9", "/account")
+                 "/questionnaires/phq9", "/account", "/calendar")
 ADMIN_PAGES = ("/admin/users", "/admin/care-teams", "/admin/audit", "/admin/backups")
 
 

@@ -14,6 +14,7 @@ from lowdose.web import (
     admin,
     assets,
     auth,
+    calendar_feeds,
     care,
     clinician,
     onboarding,
@@ -28,6 +29,7 @@ router.include_router(patient.router)
 router.include_router(onboarding.router)
 router.include_router(progress.router)
 router.include_router(care.router)
+router.include_router(calendar_feeds.router)
 router.include_router(admin.router)
 router.include_router(clinician.router)
 router.include_router(account.router)

@@ -48,6 +48,7 @@ NAVIGATION: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("Is it working?", "/outcomes", frozenset({"patient"})),
     ("Supply", "/supply", frozenset({"patient"})),
     ("Surgery", "/surgery", frozenset({"patient"})),
+    ("Calendar", "/calendar", frozenset({"patient"})),
     ("Questionnaires", "/questionnaires", frozenset({"patient"})),
     ("Profile", "/profile", frozenset({"patient"})),
     ("Panel", "/clinic/panel", frozenset({"clinician"})),
