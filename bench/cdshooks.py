@@ -23,15 +23,12 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -41,9 +38,9 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from results import write_section
+from serving import serving, tree_cpu_seconds
 
 HERE = Path(__file__).resolve().parent
-LOWDOSE = Path(sys.executable).with_name("lowdose")
 SECTION = "## CDS Hooks (bench/cdshooks.py)"
 ISSUER = "https://ehr.bench.example"
 SERVICE = "/cds-services/ldn-safety"
@@ -214,13 +211,6 @@ def hook_requests(tokens: Tokens, body: bytes, port: int) -> Iterator[bytes]:
 # ---------------------------------------------------------------------------- server
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class Server:
     port: int
@@ -229,38 +219,7 @@ class Server:
 
     def cpu_s(self) -> float:
         """User + system CPU seconds of the server and its worker processes so far."""
-        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
-        return sum(_cpu_s(pid) for pid in [self.pid, *map(int, children)])
-
-
-def _cpu_s(pid: int) -> float:
-    # /proc/PID/stat: fields 14 and 15 (utime, stime) in clock ticks, after the "(name)".
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def serving(data_dir: Path, workers: int) -> Iterator[Server]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOWDOSE_")}
-    env["LOWDOSE_DATA_DIR"] = str(data_dir)
-    process = subprocess.Popen([str(LOWDOSE), "serve", "--port", str(port), "--workers",
-                                str(workers)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("lowdose serve did not start") from None
-                time.sleep(0.1)
-        yield Server(port, process.pid, workers)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+        return tree_cpu_seconds(self.pid)
 
 
 KEYS = {"ES384": lambda: ec.generate_private_key(ec.SECP384R1()),
@@ -366,7 +325,8 @@ def _row(run: Load, health: Load) -> str:
 def measure(data_dir: Path, keys: dict[str, Any], body: bytes, workers: int,
             args: argparse.Namespace) -> tuple[list[Load], int]:
     """The trivial endpoint, then each algorithm's calls, on one fresh server."""
-    with serving(data_dir, workers) as server:
+    with serving(data_dir, workers) as (port, pid):
+        server = Server(port, pid, workers)
         audience = f"http://127.0.0.1:{server.port}{SERVICE}"
         check = httpx.post(audience, content=body, timeout=30, headers={
             "Authorization": f"Bearer {Tokens(keys['RS384'], 'RS384', audience).sign()}",

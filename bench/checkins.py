@@ -23,11 +23,9 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -38,9 +36,9 @@ from pathlib import Path
 
 import httpx
 from results import write_section
+from serving import LOWDOSE, lowdose_env, serving, tree_cpu_seconds
 
 HERE = Path(__file__).resolve().parent
-LOWDOSE = Path(sys.executable).with_name("lowdose")
 SECTION = "## Check-in writes (bench/checkins.py)"
 FIRST_DAY = date(2000, 1, 1)  # before the demo's diaries: every write is a new date
 PG_MAINTENANCE = ("postgresql://postgres@127.0.0.1:5432/postgres",
@@ -166,48 +164,12 @@ def checkin_requests(patient_id: int, token: str, client: int) -> Iterator[bytes
 # ---------------------------------------------------------------------------- server
 
 
-def _env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOWDOSE_")}
-    env["LOWDOSE_DATA_DIR"] = str(data_dir)
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def demo_patients(url: str, data_dir: Path, count: int) -> list[tuple[str, str, int]]:
     done = subprocess.run([str(LOWDOSE), "demo", "--no-serve", "--json", "--patients",
                            str(count), "--database-url", url], capture_output=True, text=True,
-                          env=_env(data_dir), check=True, timeout=600)
+                          env=lowdose_env(data_dir), check=True, timeout=600)
     return [(a["username"], a["password"], a["patient_id"])
             for a in json.loads(done.stdout)["accounts"] if a["role"] == "patient"]
-
-
-@contextmanager
-def serving(url: str, data_dir: Path, workers: int) -> Iterator[tuple[int, int]]:
-    port = _free_port()
-    process = subprocess.Popen([str(LOWDOSE), "serve", "--port", str(port),
-                                "--workers", str(workers), "--database-url", url],
-                               env=_env(data_dir),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("lowdose serve did not start") from None
-                time.sleep(0.1)
-        yield port, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def tokens(port: int, patients: list[tuple[str, str, int]]) -> list[tuple[int, str]]:
@@ -325,29 +287,11 @@ def stored_checkins(url: str) -> int:
     return int(count)
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and all its descendants (uvicorn's workers)."""
-    parents, times = {}, {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended while we looked
-        child = int(stat.parent.name)
-        parents[child] = int(fields[1])
-        times[child] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    tree, grew = {pid}, True
-    while grew:
-        more = {child for child, parent in parents.items() if parent in tree} - tree
-        tree, grew = tree | more, bool(more)
-    return sum(times.get(p, 0.0) for p in tree)
-
-
 def measure(backend: Backend, data_dir: Path, clients: int, seconds: float,
             workers: int) -> Measured:
     print(f"{backend.name}: making a demo clinic of {clients} patients …", flush=True)
     patients = demo_patients(backend.url, data_dir, clients)[:clients]
-    with serving(backend.url, data_dir, workers) as (port, server):
+    with serving(data_dir, workers, backend.url) as (port, server):
         signed_in = tokens(port, patients)
         print(f"{backend.name}: trivial endpoint …", flush=True)
         health = run_load("`GET /api/v1/health` (reference)", port,

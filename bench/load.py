@@ -37,24 +37,20 @@ import platform
 import random
 import re
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
 from results import write_section
+from serving import serving
 
 HERE = Path(__file__).resolve().parent
-LOWDOSE = Path(sys.executable).with_name("lowdose")
 CACHE = HERE / ".cache"
 CLINIC = CACHE / "clinic-10000x365.sqlite3"
 ACCOUNTS = CACHE / "clinic-10000x365.built.json"
@@ -468,48 +464,6 @@ class RssPoller:
 # ---------------------------------------------------------------------------- server
 
 
-def _env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOWDOSE_")}
-    env["LOWDOSE_DATA_DIR"] = str(data_dir)
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def serving(url: str, data_dir: Path, workers: int) -> Iterator[tuple[int, int]]:
-    """`lowdose serve` on the database; yields its port and process id."""
-    port = _free_port()
-    process = subprocess.Popen([str(LOWDOSE), "serve", "--port", str(port),
-                                "--workers", str(workers), "--database-url", url],
-                               env=_env(data_dir),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("lowdose serve did not start")
-            time.sleep(0.2)
-        yield port, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # still working through requests given up on
-            process.kill()
-            process.wait(timeout=30)
-
-
 def warm_up(port: int, patients: list[Patient], clinicians: list[Clinician]
             ) -> dict[str, list[float]]:
     """One request of every kind per user, one at a time, so the run starts with warm caches
@@ -546,7 +500,7 @@ def measure(rate: float, seconds: float, workers: int) -> Run:
         print(f"copying {CLINIC.name} ({CLINIC.stat().st_size / 1e6:,.0f} MB) …", flush=True)
         shutil.copyfile(CLINIC, copy)
         (directory / "data").mkdir()
-        with serving(f"sqlite:///{copy}", directory / "data", workers) as (port, pid):
+        with serving(directory / "data", workers, f"sqlite:///{copy}") as (port, pid):
             print("signing in …", flush=True)
             patients, clinicians = sign_in(port, accounts)
             print(f"{len(patients)} patients, {len(clinicians)} clinicians; warming up …",
