@@ -5,22 +5,17 @@ R4 JSON schema (jsonschema, Draft 6) and fhir.resources' R4B models."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jsonschema
 import pytest
 
-from lowdose.api.app import create_app
+from api.test_records import RecordServer, server  # noqa: F401  (fixture used by name)
 from lowdose.core.diary import SideEffect
 from lowdose.services import checkins, courses, medicines, patients, questionnaires
-from lowdose.settings import Settings
-from lowdose.store import Database
 from persistence.conftest import (  # noqa: F401  (fixtures used by name)
     PASSWORD,
     Cast,
@@ -94,32 +89,10 @@ def record(cast: Cast) -> tuple[Cast, int]:  # noqa: F811
     return cast, seed_record(cast)
 
 
-@dataclass
-class Running:
-    """A real lowdose server over the cast's database, and a way to sign in as a persona."""
-
-    client: httpx.Client
-    cast: Cast
-    tokens: dict[str, str]
-
-    def as_(self, persona: str) -> dict[str, str]:
-        if persona not in self.tokens:
-            response = self.client.post("/api/v1/auth/token", data={
-                "username": self.cast.user(persona).username, "password": PASSWORD})
-            assert response.status_code == 200, response.text
-            self.tokens[persona] = response.json()["access_token"]
-        return {"Authorization": f"Bearer {self.tokens[persona]}"}
+# The interop tests' real server is the record tests' one, under the name they use.
+Running = RecordServer
 
 
 @pytest.fixture
-def running(isolated_database: Callable[[str], tuple[str, object]],  # noqa: F811
-            serve_app: Callable[[Any], Any], tmp_path: Path) -> Iterator[Running]:
-    url, ids = isolated_database("cast")
-    assert isinstance(ids, CastIds)
-    settings = Settings(mode="development", data_dir=tmp_path / "data", database_url=url,
-                        secret_key="test-secret", hold_hours=None)
-    database = Database(url)
-    with serve_app(create_app(settings)) as base, \
-            httpx.Client(base_url=base, timeout=20) as client:
-        yield Running(client, Cast(database, ids), {})
-    database.dispose()
+def running(server: RecordServer) -> RecordServer:  # noqa: F811
+    return server
