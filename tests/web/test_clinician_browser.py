@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from playwright.sync_api import expect
+
 from lowdose.core.diary import SideEffect
 from lowdose.services import courses, notes
 from lowdose.services.courses import PlanRequest
@@ -54,8 +56,7 @@ def test_a_clinicians_morning(page: Any, browser_site: Site) -> None:
 
     # The flagged patient: charts, plan, screen, outcomes and the diary's proposal
     page.get_by_role("link", name="Alice").click()
-    page.wait_for_load_state()
-    assert page.get_by_role("heading", name="Alice", level=1).is_visible()
+    expect(page.get_by_role("heading", name="Alice", level=1)).to_be_visible()
     main = page.locator("main")
     assert "Step back" in main.inner_text()
     assert page.locator("svg.chart").count() >= 3

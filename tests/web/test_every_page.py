@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from web.conftest import PASSWORD, Site, axe, shoot, sign_in
 from web.seed import lived_in
@@ -54,7 +55,7 @@ def test_the_outcome_summary_shows_the_change_with_its_interval(page: Any,
     page.goto("/outcomes")
     text = page.locator("main").inner_text()
     assert "90 % interval" in text and "Chance of a change that matters" in text
-    assert page.get_by_role("img", name="Pain: change since LDN").is_visible()
+    expect(page.get_by_role("img", name="Pain: change since LDN")).to_be_visible()
 
 
 def test_every_admin_page_passes_axe(page: Any, browser_site: Site) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from playwright.sync_api import expect
+
 from lowdose.services import checkins, courses
 from lowdose.services.courses import PlanRequest
 from web.conftest import Site, axe, shoot, sign_in
@@ -57,25 +59,25 @@ def test_a_patients_first_week(page: Any, browser_site: Site) -> None:
     page.get_by_role("button", name="Save and continue").click()
 
     # Medicines
-    assert page.url.endswith("/medicines")
+    page.wait_for_url("**/medicines")
     page.get_by_label("Medicine, strength and how you take it").fill("sertraline 50 mg daily")
     page.get_by_role("button", name="Add").click()
-    assert page.get_by_role("cell", name="sertraline 50 mg daily", exact=True).is_visible()
+    expect(page.get_by_role("cell", name="sertraline 50 mg daily", exact=True)).to_be_visible()
     axe(page)
     page.get_by_role("link", name="Next: Is LDN safe for you?").click()
 
     # The screen, in plain words with its sources
-    assert page.get_by_role("heading", name="Result:", exact=False).is_visible()
+    expect(page.get_by_role("heading", name="Result:", exact=False)).to_be_visible()
     page.locator("details summary").first.click() if page.locator("details").count() else None
     axe(page)
     shoot(page, "onboarding-screen")
     page.get_by_role("link", name="Next: Your plan").click()
 
     # No plan yet: presets to talk about
-    assert "You have no plan yet" in page.locator("main").inner_text()
+    expect(page.locator("main")).to_contain_text("You have no plan yet")
     page.get_by_label("See how a plan would go, starting today").select_option(index=0)
     page.get_by_role("button", name="Show this plan").click()
-    assert "an example, not your plan" in page.locator("main").inner_text()
+    expect(page.locator("main")).to_contain_text("an example, not your plan")
     axe(page)
 
     # The clinician sets the plan (their pages are another issue): a liquid, 1 mg/mL,
@@ -138,7 +140,7 @@ def test_a_patients_first_week(page: Any, browser_site: Site) -> None:
 
     # The chart of the week
     page.get_by_role("link", name="Charts").click()
+    expect(page.get_by_role("img", name="Pain intensity (0–10 rating) and dose")).to_be_visible()
     assert page.locator("svg.chart").count() >= 3  # pain, sleep, vivid dreams
-    assert page.get_by_role("img", name="Pain intensity (0–10 rating) and dose").is_visible()
     axe(page)
     shoot(page, "charts")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import expect
+
 from lowdose.learn import site
 from web.conftest import Site, axe, shoot
 
@@ -43,7 +45,7 @@ def test_search_and_navigation_in_a_browser(page: Any, browser_site: Site) -> No
     assert page.locator("[data-grade]").first.get_attribute("data-grade") == "rct-mixed"
     page.locator("sup.cite a").first.click()
     assert page.url.endswith("#source-younger-2009")
-    assert page.locator("#source-younger-2009").is_visible()
+    expect(page.locator("#source-younger-2009")).to_be_visible()
     axe(page)
     shoot(page, "learn-fibromyalgia")
     page.get_by_role("navigation", name="Breadcrumb").get_by_role(
@@ -53,7 +55,7 @@ def test_search_and_navigation_in_a_browser(page: Any, browser_site: Site) -> No
 
     for section in site.SECTIONS:
         page.goto(f"/learn/{section.slug}")
-        assert page.get_by_role("heading", level=1).is_visible()
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
         axe(page)
         shoot(page, f"learn-{section.slug}")
 
