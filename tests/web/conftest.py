@@ -160,8 +160,14 @@ def sign_in(page: Any, site: Site, persona: str) -> None:
     page.goto("/signin")
     page.get_by_label("Username").fill(site.cast.user(persona).username)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    follow(page, page.get_by_role("button", name="Sign in"))
+
+
+def follow(page: Any, control: Any) -> None:
+    """Click a link or a form's button and wait for the page it leads to: a click returns as
+    soon as the navigation starts, and reading then could still read the page before."""
+    with page.expect_navigation():
+        control.click()
 
 
 # ------------------------------------------------------------------------------ axe, shots

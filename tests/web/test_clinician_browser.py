@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from lowdose.core.diary import SideEffect
 from lowdose.services import courses, notes
 from lowdose.services.courses import PlanRequest
-from web.conftest import Site, axe, shoot, sign_in
+from web.conftest import Site, axe, follow, shoot, sign_in
 from web.test_clinician_pages import (
     SHORT_XSS,
     STARTED,
@@ -48,8 +48,7 @@ def test_a_clinicians_morning(page: Any, browser_site: Site) -> None:
 
     # A search by name: the answer, with the terms nowhere in the address
     page.get_by_label("Name contains").fill("ali")
-    page.get_by_role("button", name="Filter").click()
-    page.wait_for_load_state()
+    follow(page, page.get_by_role("button", name="Filter"))
     assert cards(page).count() == 1 and "Alice" in cards(page).nth(0).inner_text()
     assert "ali" not in page.url.lower().replace("/clinic/", "")
     axe(page)
@@ -65,8 +64,7 @@ def test_a_clinicians_morning(page: Any, browser_site: Site) -> None:
     shoot(page, "clinician-patient")
 
     # Approve the step change: the new plan version shows at once
-    page.get_by_role("button", name="Approve as proposed").click()
-    page.wait_for_load_state()
+    follow(page, page.get_by_role("button", name="Approve as proposed"))
     assert "Approved: the new plan version" in page.get_by_role("status").first.inner_text()
     assert "Version 2 is in force" in main.inner_text()
     assert "Version 2 (in force)" in page.locator(".plan-version").first.inner_text()
@@ -77,8 +75,7 @@ def test_a_clinicians_morning(page: Any, browser_site: Site) -> None:
 
     # A note, hostile text and all: stored as written, shown as text, nothing runs
     page.get_by_label("New note").fill(XSS)
-    page.get_by_role("button", name="Add note").click()
-    page.wait_for_load_state()
+    follow(page, page.get_by_role("button", name="Add note"))
     shown = page.locator(".note-text").first.inner_text()
     assert shown == XSS
     assert page.locator("main img, main script").count() == 0
@@ -94,8 +91,7 @@ def test_the_patient_page_reads_on_a_wide_screen_too(page: Any, browser_site: Si
                    site.cast.ids.alice, "Phoned: headaches since the step up.")
     page.set_viewport_size({"width": 1280, "height": 900})
     sign_in(page, site, "clinician")
-    page.get_by_role("link", name="Alice").click()
-    page.wait_for_load_state()
+    follow(page, page.get_by_role("link", name="Alice"))
     page.get_by_text("Change it, then approve").click()
     assert page.get_by_label("Dose from today (mg)").input_value() == "3"
     axe(page)
@@ -144,21 +140,18 @@ def test_stopping_ending_and_a_refused_dose_pass_axe(page: Any, browser_site: Si
     diary(site, "second_patient", bob, TODAY - timedelta(days=6), TODAY,
           effects=(SideEffect("jaundice", 2),))
     sign_in(page, site, "clinician")
-    page.get_by_role("link", name="Bob").click()
-    page.wait_for_load_state()
+    follow(page, page.get_by_role("link", name="Bob"))
     assert page.get_by_role("button", name="Approve as proposed").count() == 0
     assert "There is no dose to approve" in page.locator("main").inner_text()
     axe(page)
     shoot(page, "clinician-stop-and-call")
 
     page.get_by_label("Dose from today (mg)").fill("lots")
-    page.get_by_role("button", name="Approve with these changes").click()
-    page.wait_for_load_state()
+    follow(page, page.get_by_role("button", name="Approve with these changes"))
     assert "dose_mg" in page.get_by_role("alert").inner_text()
     axe(page)
 
     page.get_by_text("End this course").click()
-    page.get_by_role("button", name="End the course").click()
-    page.wait_for_load_state()
+    follow(page, page.get_by_role("button", name="End the course"))
     assert "The course is ended" in page.get_by_role("status").first.inner_text()
     axe(page)

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from lowdose.store.models import AuditEvent, AuthToken
@@ -137,7 +138,7 @@ def test_the_sign_in_page_in_a_browser(page: Any, browser_site: Site) -> None:
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill("wrong")
     page.get_by_role("button", name="Sign in").click()
-    assert "do not match" in page.get_by_role("alert").inner_text()
+    expect(page.get_by_role("alert")).to_contain_text("do not match")
     axe(page)
 
 
