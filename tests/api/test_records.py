@@ -314,3 +314,20 @@ def test_each_record_request_is_audited_with_who_and_the_client_address(
         seen = [(e.actor_user_id, e.outcome, e.patient_id, e.source) for e in events]
     assert seen == [(server.cast.user(persona).id, outcome, server.cast.ids.alice,
                      "127.0.0.1")]
+
+
+@pytest.mark.parametrize("sent", [5, 1748815200, True, ["2025-06-01"]],
+                         ids=["small number", "epoch seconds", "boolean", "list"])
+def test_last_taken_that_is_not_text_is_422_asking_for_a_date_not_a_time_zone(
+        server: RecordServer, sent: Any) -> None:
+    # §3.4 / §6: bad input is a specific error naming the field. A number is not read as
+    # seconds since 1970 (which then failed as "give the local time without a time zone").
+    base = f"/api/v1/patients/{server.cast.ids.alice}/medicines"
+    response = server.client.post(base, headers=server.as_("patient"),
+                                  json={"text": "tramadol 50 mg", "last_taken": sent})
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [e["field"] for e in errors] == ["last_taken"]
+    assert "2025-06-01" in errors[0]["message"]
+    assert "time zone" not in errors[0]["message"]
+    assert server.client.get(base, headers=server.as_("patient")).json() == []

@@ -110,12 +110,20 @@ def update_profile(db: DB, ctx: Ctx, patient_id: int,
 # ----------------------------------------------------------------------------- medicines
 
 
+DAY_OR_MOMENT = "must be a date (2025-06-01) or a date and local time (2025-06-01T22:30)"
+
+
 def _day_or_moment(value: Any) -> Any:
     # A bare date means "that day" and a date with a time means that moment; pydantic's own
-    # union would turn "2025-06-01" into midnight.
-    if isinstance(value, str):
+    # union would turn "2025-06-01" into midnight, and a number into seconds since 1970 (UTC).
+    if value is None or isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(DAY_OR_MOMENT)
+    try:
         return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
-    return value
+    except ValueError:
+        raise ValueError(f"{value!r}: {DAY_OR_MOMENT}") from None
 
 
 DayOrMoment = Annotated[date | datetime | None, BeforeValidator(_day_or_moment)]
