@@ -149,12 +149,32 @@ def test_step_smaller_than_the_liquid_measures_is_refused() -> None:
     assert caught.value.field == "step_mg"
 
 
-def test_unmeasurable_doses_are_rounded_to_the_nearest_mark_and_never_past_the_target() -> None:
-    # 2 mg/mL in 0.1 mL marks measures 0.2 mg: 4.5 mg cannot be measured, 4.4 mg is the target.
+def test_unmeasurable_doses_are_rounded_to_a_mark_and_never_past_the_start_or_target() -> None:
+    # 2 mg/mL in 0.1 mL marks measures 0.2 mg: neither 0.5 mg nor 4.5 mg can be measured, so
+    # the plan starts at 0.4 mg (start low, clinical-facts §1b) and stops at 4.4 mg.
     p = make(start_mg=0.5, step_mg=1, every_days=7, target_mg=4.5, liquid_mg_per_ml=2)
-    assert p.doses == (0.6, 1.6, 2.6, 3.6, 4.4)
+    assert p.doses == (0.4, 1.4, 2.4, 3.4, 4.4)
     assert p.target_mg == 4.4
     assert any("4.5 mg cannot be measured" in note for note in p.notes)
+    assert any("0.5 mg cannot be measured" in note and "0.4 mg" in note for note in p.notes)
+
+
+@pytest.mark.parametrize(("start", "first"), [(0.3, None), (0.7, 0.5), (1.2, 1.0)])
+def test_the_first_dose_is_never_more_than_the_start_asked_for(
+    start: float, first: float | None
+) -> None:
+    # Titration starts low (clinical-facts §1b: start 0.5–1.5 mg, LDNRT 0.1 mL of 5 mg/mL):
+    # a start the syringe cannot measure is rounded down, never up (0.3 mg is not 0.5 mg).
+    kwargs = {"start_mg": start, "step_mg": 0.5, "every_days": 7, "target_mg": 4.5,
+              "liquid_mg_per_ml": 5}
+    if first is None:
+        with pytest.raises(InputError) as caught:
+            make(**kwargs)
+        assert caught.value.field == "start_mg"
+        return
+    p = make(**kwargs)
+    assert p.doses[0] == first
+    assert any(f"{start:g} mg cannot be measured" in note for note in p.notes)
 
 
 def test_target_above_the_usual_ceiling_is_refused_without_a_clinician() -> None:

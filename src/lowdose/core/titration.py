@@ -124,6 +124,9 @@ def plan(
         notes.append(Passage(" ".join(preset.notes), preset.sources))
     if spec.target > spec.ceiling:
         notes.append(Passage(facts.ceiling.above_usual, facts.ceiling.sources))
+    if doses[0] != spec.start and spec.start != spec.target:
+        notes.append(Passage(facts.start_rounded.format(
+            start=f"{float(spec.start):g}", measured=f"{float(doses[0]):g}")))
     if doses[-1] != spec.target:
         notes.append(Passage(facts.target_rounded.format(
             target=f"{float(spec.target):g}", measured=f"{float(doses[-1]):g}")))
@@ -255,8 +258,9 @@ def _ladder(spec: _Spec, measure: Measure) -> list[Fraction]:
     unit = measure.step_mg
     up = spec.target >= spec.start
     if up:
+        # Start low: a start the formulation cannot measure is rounded down, never up.
         target = math.floor(spec.target / unit) * unit
-        start = min(marks(spec.start, unit) * unit, target)
+        start = min(math.floor(spec.start / unit) * unit, target)
     else:
         # Tapering: round the start down and the target up, but never above the start.
         start = math.floor(spec.start / unit) * unit
@@ -275,7 +279,7 @@ def _ladder(spec: _Spec, measure: Measure) -> list[Fraction]:
     while doses[-1] != target:
         # Round each scheduled dose (not the step) so the average pace stays as planned, yet
         # always move by at least one measurable step.
-        scheduled = marks(spec.start + direction * len(doses) * spec.step, unit) * unit
+        scheduled = marks(start + direction * len(doses) * spec.step, unit) * unit
         if up:
             doses.append(min(max(scheduled, doses[-1] + unit), target))
         else:

@@ -111,6 +111,7 @@ class TitrationFacts:
     ceiling: Ceiling
     general: Passage
     step_notes: StepNotes
+    start_rounded: str
     target_rounded: str
     times: DoseTimes
     tolerance: ToleranceFacts
@@ -298,6 +299,7 @@ def load_titration_facts() -> TitrationFacts:
             last_down=str(general["last_step_down"]),
             stop=str(general["stop_step"]),
         ),
+        start_rounded=str(general["start_rounded"]),
         target_rounded=str(general["target_rounded"]),
         times=load_dose_times(),
         tolerance=_tolerance(data["tolerance"]),
