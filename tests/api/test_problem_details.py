@@ -114,3 +114,16 @@ def test_a_crash_is_a_500_problem_without_the_traceback(
     assert problem["type"] == "about:blank"
     assert "secret internal state" not in response.text
     assert "RuntimeError" not in response.text
+
+
+@pytest.mark.parametrize("as_of", [None, [], {"day": 2}], ids=["null", "list", "object"])
+def test_a_field_that_may_be_a_date_or_a_moment_is_named_once_as_sent(
+    api: httpx.Client, as_of: Any
+) -> None:
+    # §3.4: errors name the field of the body. `as_of` takes a date or a date and time; the
+    # validator's internal alternatives ("as_of.date", "as_of.datetime") are not fields.
+    problem = assert_problem(api.post("/api/v1/screen", json={"as_of": as_of}), 422,
+                             "/api/v1/screen")
+    assert problem["errors"] == [{"field": "as_of", "message": problem["errors"][0]["message"]}]
+    assert "2025-06-01" in problem["errors"][0]["message"]
+    assert problem["detail"] == f"as_of: {problem['errors'][0]['message']}"

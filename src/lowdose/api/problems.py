@@ -72,10 +72,47 @@ def invalid_input(request: Request, errors: list[dict[str, str]]) -> ProblemResp
                    type_=INVALID_INPUT, errors=errors)
 
 
+# What a value of each type looks like, for a field that takes one of several types.
+_KINDS = {"date": "a date (2025-06-01)", "datetime": "a date and time (2025-06-01T22:00)",
+          "time": "a time (22:00)", "int": "a whole number", "float": "a number",
+          "str": "text", "bool": "true or false"}
+
+
+def _union_member(error: Mapping[str, Any]) -> str | None:
+    # Pydantic reports a value no member of a union accepts once per member, the member's
+    # type appended to the field's path: ("as_of", "date") with type "date_type".
+    loc = error.get("loc", ())
+    tag = loc[-1] if loc else None
+    kind = str(error.get("type", ""))
+    if isinstance(tag, str) and tag in _KINDS and kind.startswith(tag + "_"):
+        return tag
+    return None
+
+
+def _merge_unions(errors: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One error at the field itself for a value no member of a union accepts."""
+    members: dict[tuple[Any, ...], list[str]] = {}
+    for error in errors:
+        tag = _union_member(error)
+        if tag is not None:
+            members.setdefault(tuple(error["loc"][:-1]), []).append(tag)
+    merged: list[Mapping[str, Any]] = []
+    done: set[tuple[Any, ...]] = set()
+    for error in errors:
+        parent = tuple(error.get("loc", ()))[:-1]
+        if _union_member(error) is None or len(members[parent]) < 2:
+            merged.append(error)
+        elif parent not in done:
+            done.add(parent)
+            kinds = " or ".join(_KINDS[tag] for tag in members[parent])
+            merged.append({"loc": parent, "type": "union", "msg": f"must be {kinds}"})
+    return merged
+
+
 def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     """Pydantic/FastAPI validation errors as `{field, message}` with dotted body paths."""
     out = []
-    for error in errors:
+    for error in _merge_unions(list(errors)):
         loc = [str(part) for part in error.get("loc", ())]
         if error.get("type") == "json_invalid":
             # FastAPI puts the character offset where the field would be.
