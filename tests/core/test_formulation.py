@@ -78,10 +78,14 @@ def test_default_syringe_resolution_is_a_tenth_of_a_ml() -> None:
     assert liquid(1.75, mg_per_ml=5).measurable_volume_ml == pytest.approx(0.4)
 
 
-def test_a_dose_under_half_a_mark_is_refused_rather_than_doubled() -> None:
+@pytest.mark.parametrize("dose_mg", [0.2, 0.25])
+def test_a_dose_at_or_under_half_a_mark_is_refused_rather_than_doubled(dose_mg: float) -> None:
+    # 0.04 or 0.05 mL of 5 mg/mL: the first 0.1 mL mark would give 0.5 mg, twice 0.25 mg or
+    # more (the LDNRT liquid protocol measures 0.5 mg as 0.1 mL, clinical-facts 1b and 2).
     with pytest.raises(InputError) as caught:
-        liquid(0.2, mg_per_ml=5)  # 0.04 mL: the first mark would give 0.5 mg
+        liquid(dose_mg, mg_per_ml=5)
     assert caught.value.field == "dose_mg"
+    assert "weaker liquid" in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -212,8 +216,8 @@ def test_delivered_dose_is_within_half_a_mark_of_the_dose_asked_for(
 ) -> None:
     try:
         made = liquid(dose, 1000, mg_per_ml=conc, syringe_resolution_ml=res)
-    except InputError as error:  # only a dose below half a mark may be refused
-        assert error.field == "dose_mg" and dose / conc < res / 2
+    except InputError as error:  # only a dose at or below half a mark may be refused
+        assert error.field == "dose_mg" and dose / conc <= res / 2
         return
     assert made.max_rounding_error_mg == pytest.approx(res * conc / 2)
     assert abs(made.rounding_error_mg) <= made.max_rounding_error_mg + 1e-9

@@ -208,10 +208,10 @@ def _liquid_dose(
     res = exact(res_ml)
     wanted_ml = dose_mg / conc
     n = marks(wanted_ml, res)
-    if n == 0:
-        # Rounding up to one mark would more than double the dose: refuse instead.
-        raise InputError("dose_mg", f"{float(dose_mg):g} mg is {float(wanted_ml):g} mL, less "
-                                    f"than half of the syringe's smallest mark "
+    if 2 * wanted_ml <= res:
+        # Rounding to the first mark would double the dose (or more): refuse instead.
+        raise InputError("dose_mg", f"{float(dose_mg):g} mg is {float(wanted_ml):g} mL, at "
+                                    f"most half of the syringe's smallest mark "
                                     f"({res_ml:g} mL); a weaker liquid is needed")
     measured_ml = n * res
     return _Dose(delivered_mg=measured_ml * conc, max_error_mg=res * conc / 2,
