@@ -159,6 +159,17 @@ def test_already_stopped_patient_gets_a_note_with_the_actual_last_dose() -> None
     assert plan.to_dict()["last_taken"] == "2025-06-07T22:00"
 
 
+def test_last_nights_dose_days_ahead_is_not_taken_as_having_stopped() -> None:
+    # Design §3.1's profile: now 06-02 09:00, last dose 06-01 22:00, i.e. still on daily LDN.
+    # The last dose before surgery is still to come (06-08 22:00 for 72 h, clinical-facts
+    # §3e): the team and the calendar get that date, not "hold met" on last night's dose.
+    plan = hold(as_of=EARLY, last_taken=datetime(2025, 6, 1, 22, 0))
+    assert plan.can_meet_hold
+    assert "Planned last dose before surgery: 2025-06-08 22:00" in plan.surgical_team_note
+    assert "meets the planned" not in plan.surgical_team_note
+    assert plan.events()[0].start == datetime(2025, 6, 8, 22, 0)
+
+
 def test_note_says_when_the_dose_is_unknown() -> None:
     assert "(LDN, dose not given)" in hold().surgical_team_note
 

@@ -73,9 +73,13 @@ def plan_hold(
     _check(surgery_at, dose_time, hold_hours, as_of, last_taken, dose_mg, facts)
     hold = timedelta(hours=hold_hours)
     last_dose_by = _last_dose_by(surgery_at, dose_time, hold, zone)
-    # A patient who has already stopped early enough meets the hold whatever "now" is.
-    stopped = last_taken is not None and elapsed(last_taken, surgery_at, zone) >= hold
-    can_meet = stopped or elapsed(as_of, last_dose_by, zone) >= timedelta(0)
+    # Before the planned last dose, the last dose taken is just the latest daily one: the
+    # plan still ends at `last_dose_by`. After it, a patient whose last dose was early enough
+    # has stopped and meets the hold.
+    on_time = elapsed(as_of, last_dose_by, zone) >= timedelta(0)
+    stopped = (not on_time and last_taken is not None
+               and elapsed(last_taken, surgery_at, zone) >= hold)
+    can_meet = stopped or on_time
     values = _note_values(surgery_at, dose_time, hold_hours, last_dose_by, last_taken, dose_mg,
                           dose_unknown=facts.team_note.dose_unknown, zone=zone)
     note = _team_note(facts, values, stopped=stopped, can_meet=can_meet,
