@@ -116,6 +116,19 @@ def test_bad_values_exit_1_naming_the_option(
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.parametrize("dose", ["45", "50"])
+def test_a_dose_above_the_highest_ldn_dose_in_the_sources_is_refused(
+    lowdose: RunLowdose, dose: str
+) -> None:
+    # LDN is 1-5 mg; the highest dose in the sources is 12 mg (clinical-facts 1a, Bolton
+    # 2020). 45 mg is likely a typo for 4.5 mg: no supply is worked out for it.
+    run = lowdose("formulate", "--dose", dose, "--quantity", "30", "--json")
+    assert run.code == 1
+    assert run.stderr.startswith("error: --dose: ")
+    assert "12 mg" in run.stderr
+    assert run.stdout == ""
+
+
 def test_missing_dose_is_a_usage_error(lowdose: RunLowdose) -> None:
     run = lowdose("formulate", "--quantity", "30")
     assert run.code == 2

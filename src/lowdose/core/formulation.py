@@ -166,6 +166,9 @@ def formulate(
     one a day. `price` is per fill, in any currency.
     """
     _positive("dose_mg", dose_mg)
+    if exact(dose_mg) > exact(facts.max_dose_mg):
+        raise InputError("dose_mg", f"{dose_mg:g} mg is above {facts.max_dose_mg:g} mg, the "
+                                    f"highest LDN dose in the sources; check the dose")
     _positive("quantity", quantity)
     lead = facts.refill_lead_days if lead_days is None else lead_days
     if lead < 0:

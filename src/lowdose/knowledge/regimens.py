@@ -103,6 +103,8 @@ class FormulationFacts:
     home_dilution: HomeDilution
     refill_lead_days: int
     refill_sources: tuple[str, ...]
+    # The highest LDN dose in the sources ([ceiling] of protocols.toml, one fact in one place).
+    max_dose_mg: float
 
 
 @dataclass(frozen=True)
@@ -276,6 +278,7 @@ def load_formulation_facts() -> FormulationFacts:
         ),
         refill_lead_days=int(data["refill"]["lead_days"]),
         refill_sources=_sources(data["refill"]),
+        max_dose_mg=float(_read("protocols.toml")["ceiling"]["override_max_mg"]),
     )
 
 
