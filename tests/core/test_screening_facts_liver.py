@@ -1,0 +1,50 @@
+"""Liver disease in the safety screen, from clinical-facts §3a: the naltrexone label rules
+naltrexone out in acute hepatitis or liver failure; cirrhosis raises naltrexone levels 5–10×
+(Swiss Fachinfo) and needs a prescriber; the label's red flags for acute hepatitis include
+jaundice (clinical-facts §4). Free text as people write it (design §3.1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from lowdose.core.screening import Profile, screen
+from lowdose.knowledge.screening import load_screening_knowledge
+
+KNOWLEDGE = load_screening_knowledge()
+NOW = datetime(2025, 6, 2, 9, 0)
+
+
+def verdict_and_codes(condition: str) -> tuple[str, list[str]]:
+    result = screen(Profile(as_of=NOW, conditions=(condition,)), KNOWLEDGE)
+    return result.verdict, [f.code for f in result.findings]
+
+
+# clinical-facts §3a: "Contraindicated: acute hepatitis or liver failure" (label). Acute
+# hepatitis is acute whatever its cause; a word between "acute" and "hepatitis" must not turn
+# the contraindication into a mere review.
+@pytest.mark.parametrize("text", [
+    "acute viral hepatitis",
+    "acute drug-induced hepatitis",
+    "drug-induced hepatitis",
+    "acute autoimmune hepatitis",
+    "acute alcoholic hepatitis",
+    "Child-Pugh C cirrhosis",  # Child-Pugh class C is decompensated cirrhosis
+    "Child-Pugh class C",
+])
+def test_acute_hepatitis_and_liver_failure_are_contraindicated(text: str) -> None:
+    verdict, codes = verdict_and_codes(text)
+    assert verdict == "contraindicated"
+    assert codes == ["acute-liver-disease"]
+
+
+@pytest.mark.parametrize("text", [
+    "history of drug-induced hepatitis",  # past: liver disease to review, not acute
+    "Child-Pugh B",
+    "Child-Pugh A cirrhosis",
+])
+def test_past_or_compensated_liver_disease_needs_a_prescriber(text: str) -> None:
+    verdict, codes = verdict_and_codes(text)
+    assert verdict == "specialist"
+    assert codes == ["hepatic-impairment"]
