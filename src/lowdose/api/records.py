@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from lowdose.api.deps import DB, Ctx
 from lowdose.api.problems import documented
@@ -193,12 +193,65 @@ CHECKIN_EXAMPLE = {"date": "2025-06-02", "dose_taken": True, "dose_mg": 1.5,
                    "side_effects": [{"name": "vivid dreams", "severity": 1}], "note": "…"}
 
 
+class SideEffectDoc(Strict):
+    name: str = Field(min_length=1, max_length=checkins.MAX_NAME)
+    severity: int = Field(ge=checkins.SEVERITY_RANGE[0], le=checkins.SEVERITY_RANGE[1],
+                          description="0 none, 1 mild, 2 moderate, 3 severe")
+
+
+Rating = Annotated[int, Field(ge=checkins.RATING_RANGE[0], le=checkins.RATING_RANGE[1])]
+
+
+class CheckinDoc(Strict):
+    """A day's check-in (design §3.4): one per date; sending another for the same date
+    replaces it and keeps the earlier version in its history."""
+
+    # Documents the body only: `checkins.CheckinInput.from_dict` reads it and names each field.
+
+    date: date
+    dose_taken: bool | None = None
+    dose_mg: float | None = Field(default=None, gt=0)
+    dose_time: str | None = Field(default=None, description="Local clock time, HH:MM",
+                                  examples=["22:05"])
+    ratings: dict[str, Rating] = Field(default_factory=dict, max_length=checkins.MAX_RATINGS,
+                                       # the names services._checks.code accepts
+                                       json_schema_extra={"propertyNames": {
+                                           "pattern": r"^[a-z0-9][a-z0-9_.-]{0,63}$"}},
+                                       description="Name: 0–10, e.g. pain, fatigue, sleep")
+    side_effects: list[SideEffectDoc] = Field(default_factory=list,
+                                              max_length=checkins.MAX_SIDE_EFFECTS)
+    note: str | None = Field(default=None, max_length=checkins.MAX_NOTE)
+
+
+class StoredCheckin(CheckinDoc):
+    """A stored check-in (or one version of it)."""
+
+    id: int
+    patient_id: int
+    version: int
+    recorded_at: datetime = Field(description="When this version was stored (UTC)")
+
+
+def _body_schema() -> dict[str, Any]:
+    # SideEffectDoc is among the components already (StoredCheckin, an answer, uses it).
+    schema = CheckinDoc.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return {**schema, "examples": [CHECKIN_EXAMPLE]}
+
+
+# The body stays a plain object for `from_dict` to read; OpenAPI shows CheckinDoc's schema.
+CheckinBody = Annotated[dict[str, Any], WithJsonSchema(_body_schema())]
+
+
 @router.post(PATIENT + "/checkins", tags=["check-ins"], summary="Record a day's check-in",
              status_code=201,
-             responses={**WRITES, 200: {"description": "A retry with the same Idempotency-Key "
-                                                       "and body: what was stored first"}})
+             responses={**WRITES,
+                        201: {"model": StoredCheckin, "description": "The stored check-in"},
+                        200: {"model": StoredCheckin,
+                              "description": "A retry with the same Idempotency-Key and "
+                                             "body: what was stored first"}})
 def record_checkin(db: DB, ctx: Ctx, patient_id: int,
-                   body: Annotated[dict[str, Any], Body(examples=[CHECKIN_EXAMPLE])],
+                   body: Annotated[CheckinBody, Body()],
                    idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
     """One check-in per date: another for the same date replaces it, keeping the earlier
     version in the history. 201 with the stored check-in; 200 on an idempotent replay."""
@@ -208,7 +261,9 @@ def record_checkin(db: DB, ctx: Ctx, patient_id: int,
 
 
 @router.get(PATIENT + "/checkins", tags=["check-ins"], summary="Check-ins between dates",
-            responses=REFUSALS)
+            response_model=None,
+            responses={**REFUSALS, 200: {"model": list[StoredCheckin],
+                                         "description": "Oldest date first"}})
 def list_checkins(db: DB, ctx: Ctx, patient_id: int,
                   date_from: Annotated[date | None, Query(alias="from")] = None,
                   date_to: Annotated[date | None, Query(alias="to")] = None,
