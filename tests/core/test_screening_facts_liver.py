@@ -48,3 +48,22 @@ def test_past_or_compensated_liver_disease_needs_a_prescriber(text: str) -> None
     verdict, codes = verdict_and_codes(text)
     assert verdict == "specialist"
     assert codes == ["hepatic-impairment"]
+
+
+# clinical-facts §4 red flags: jaundice is a symptom of acute hepatitis, for which the label
+# says stop and seek care; ascites and varices are signs of advanced liver disease. None of
+# them may pass as ok: a prescriber checks the liver first.
+@pytest.mark.parametrize("text", [
+    "jaundice", "jaundiced", "yellow skin", "yellowing of the eyes", "ascites",
+    "oesophageal varices",
+])
+def test_signs_of_liver_disease_need_a_prescriber(text: str) -> None:
+    result = screen(Profile(as_of=NOW, conditions=(text,)), KNOWLEDGE)
+    assert result.verdict == "specialist"
+    (found,) = result.findings
+    assert found.code == "hepatic-impairment"
+    assert "acute hepatitis" in found.message and "naltrexone-label" in found.sources
+
+
+def test_no_jaundice_is_not_a_finding() -> None:
+    assert verdict_and_codes("no jaundice") == ("ok", [])
