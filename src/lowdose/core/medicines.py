@@ -479,8 +479,10 @@ _EVERY_HOURS = re.compile(
     rf"\b(?:every|q)\s*(?P<low>{_NUMBER})(?:\s*(?:-|–|to)\s*(?P<high>{_NUMBER}))?\s*"
     r"(?:h|hr|hrs|hours?)\b"
 )
+# "3 times a day", "3x daily", and the count after the x: "x 3 a day", "x3/day".
 _TIMES_A_DAY = re.compile(
-    r"\b(?P<n>\d+|one|two|three|four|five|six)\s*(?:x|times)\s*(?:a|per|/|each)?\s*"
+    r"\b(?:(?P<n>\d+|one|two|three|four|five|six)\s*(?:x|times)"
+    r"|x\s*(?P<after>\d+|one|two|three|four|five|six))\s*(?:a|per|/|each)?\s*"
     r"(?:day|daily)\b"
 )
 _COUNT = rf"{_NUMBER}|one|two|three|four|half"
@@ -613,7 +615,7 @@ def _doses_per_day(text: str, cues: list[tuple[int, Tokens]],
             return 24 / high_h, 24 / low_h
     times = _TIMES_A_DAY.search(text) if "times" in text or "x" in text else None
     if times:
-        n = _number(times.group("n"))
+        n = _number(times.group("n") or times.group("after"))
         return n, n
     phrases = _of(cues, vocabulary.text.frequency)
     if phrases:
