@@ -390,6 +390,16 @@ def test_at_the_target_the_suggestion_is_to_stay() -> None:
     assert "target" in decision.reason
 
 
+def test_a_dose_above_the_plans_target_is_not_called_the_target() -> None:
+    # The plan ends at 4.5 mg, the usual ceiling (clinical-facts 1b); 6 mg needs a clinician.
+    # Staying on 6 mg as "the plan's target dose" would be wrong: go back and ask.
+    decision = decide(diary("2025-06-06", 15, 6.0))
+    assert (decision.action, decision.dose_mg) == ("step_back", 4.5)
+    assert "6 mg" in decision.reason and "4.5 mg" in decision.reason
+    assert "clinician" in decision.reason
+    assert "target dose of 6 mg" not in decision.reason
+
+
 def test_before_the_interval_ends_the_suggestion_is_to_wait() -> None:
     decision = decide(diary("2025-06-10", 7, 1.5) + diary("2025-06-17", 4, 3.0))
     assert (decision.action, decision.dose_mg) == ("hold", 3.0)

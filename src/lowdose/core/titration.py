@@ -514,6 +514,11 @@ class _Diary:
         up = target >= exact(self.plan.doses[0])
         if (self.dose < target) if up else (self.dose > target):
             return None
+        if up and self.dose > target:
+            # More than the plan allows (its target is at most the usual ceiling unless a
+            # clinician set it): back to the target, and ask.
+            return self.decide("step_back", "above_target", target,
+                               target=f"{float(target):g}")
         return self.decide("hold", "at_target", self.dose)
 
     def wait_or_advance(self) -> Decision:
