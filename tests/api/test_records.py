@@ -331,3 +331,20 @@ def test_last_taken_that_is_not_text_is_422_asking_for_a_date_not_a_time_zone(
     assert "2025-06-01" in errors[0]["message"]
     assert "time zone" not in errors[0]["message"]
     assert server.client.get(base, headers=server.as_("patient")).json() == []
+
+
+@pytest.mark.parametrize("send", [
+    {"json": {"username": "alice", "password": PASSWORD}},
+    {"content": b'{"username": "alice"}', "headers": {"content-type": "text/plain"}},
+], ids=["json", "text"])
+def test_signing_in_with_a_body_that_is_not_a_form_says_to_send_a_form(
+        server: RecordServer, send: dict[str, Any]) -> None:
+    # §3.4: the token takes an OAuth2 password *form*. Fields sent as JSON were reported as
+    # "username: is required" although the username was sent; say what is wrong instead.
+    response = server.client.post("/api/v1/auth/token", **send)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    errors = response.json()["errors"]
+    assert [e["field"] for e in errors] == ["body"]
+    assert "application/x-www-form-urlencoded" in errors[0]["message"]
+    assert server.login("alice").status_code == 200  # the form still signs in

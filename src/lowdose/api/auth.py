@@ -11,14 +11,27 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lowdose.api.deps import DB, Ctx, bearer_token, now, source_of
 from lowdose.api.problems import documented
+from lowdose.errors import InputError
 from lowdose.services import accounts
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 NO_CONTENT = 204
 
 
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def form_body(request: Request) -> None:
+    """Refuse a body that is not a form: its fields would be reported missing though sent."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in FORMS:
+        raise InputError("body", "send username and password as a form "
+                                 "(application/x-www-form-urlencoded), as OAuth2 asks, "
+                                 f"not {media_type or 'without a content type'}")
+
+
 @router.post("/auth/token", summary="Sign in: get a bearer token",
-             responses=documented(401, 422))
+             responses=documented(401, 422), dependencies=[Depends(form_body)])
 def token(request: Request, db: DB, username: Annotated[str, Form()],
           password: Annotated[str, Form()],
           totp_code: Annotated[str | None, Form(description="The authenticator app's code, "
