@@ -328,6 +328,27 @@ def test_red_flag_symptom_means_stop_and_call() -> None:
     assert "Dark urine" in decision.reason and "naltrexone-label" in decision.sources
 
 
+@pytest.mark.parametrize("symptom", [
+    "pain in the upper right part of the belly",  # hepatitis sign (label, clinical-facts 4)
+    "swollen lips",  # allergic reaction
+    "severe pain",  # severe uncontrolled pain that may need opioids
+    "goosebumps",  # opioid withdrawal (piloerection)
+])
+def test_every_red_flag_of_the_facts_means_stop_and_call(symptom: str) -> None:
+    # clinical-facts §4 red flags, as listed for patients in side_effects.toml: the next-step
+    # suggestion must not say "hold" or "advance" when one of them is reported.
+    records = diary("2025-06-10", 10, 3.0)
+    records[-1] = DayRecord(AS_OF, 3.0, time(22), (SideEffect(symptom, 2),))
+    assert decide(records).action == "stop_and_call"
+
+
+@pytest.mark.parametrize("effect", ["crashed in the afternoon", "dry mouth", "nausea"])
+def test_ordinary_side_effects_are_not_red_flags(effect: str) -> None:
+    records = diary("2025-06-10", 10, 3.0)
+    records[-1] = DayRecord(AS_OF, 3.0, time(22), (SideEffect(effect, 1),))
+    assert decide(records).action != "stop_and_call"
+
+
 def test_too_few_recorded_days_holds_and_says_so() -> None:
     decision = decide(diary("2025-06-01", 10, 1.5) + diary("2025-06-18", 3, 3.0))
     assert (decision.action, decision.dose_mg) == ("hold", 3.0)

@@ -15,6 +15,7 @@ from typing import Literal
 from lowdose.core.diary import SideEffect
 from lowdose.core.formulation import Form, Measure, capsule_measure, exact, liquid_measure, marks
 from lowdose.errors import InputError
+from lowdose.knowledge.evidence import mentions
 from lowdose.knowledge.regimens import Passage, Protocol, TitrationFacts
 
 Timing = Literal["bedtime", "morning"]
@@ -446,7 +447,9 @@ class _Diary:
     def red_flag(self) -> Decision | None:
         for day in reversed(self.recent):
             for effect in day.side_effects:
-                if effect.severity > 0 and _mentions(effect.name, self.tol.red_flags):
+                if effect.severity > 0 and (
+                        _mentions(effect.name, self.tol.red_flags)
+                        or any(mentions(effect.name, p) for p in self.tol.red_flag_phrases)):
                     return self.decide("stop_and_call", "red_flag", Fraction(0),
                                        symptom=effect.name)
         return None

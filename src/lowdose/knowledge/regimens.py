@@ -76,9 +76,11 @@ class ToleranceFacts:
     sleep_days: int
     morning_until: time
     sleep_terms: tuple[str, ...]
-    red_flags: tuple[str, ...]
+    red_flags: tuple[str, ...]  # word stems, found anywhere in a side effect's name
     sources: tuple[str, ...]
     reasons: dict[str, Passage]
+    # The red-flag phrases patients are shown (side_effects.toml), matched as whole words.
+    red_flag_phrases: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,8 @@ def _protocol(table: dict[str, Any]) -> Protocol:
 
 
 def _tolerance(table: dict[str, Any]) -> ToleranceFacts:
+    from lowdose.knowledge.evidence import load_side_effects  # only plans need the red flags
+
     return ToleranceFacts(
         window_days=int(table["window_days"]),
         min_days_recorded=int(table["min_days_recorded"]),
@@ -252,6 +256,8 @@ def _tolerance(table: dict[str, Any]) -> ToleranceFacts:
         sources=_sources(table),
         # Every sub-table of [tolerance] is the reason text of one rule.
         reasons={k: _passage(v) for k, v in table.items() if isinstance(v, dict)},
+        red_flag_phrases=tuple(t for flag in load_side_effects().red_flags
+                               for t in flag.triggers),
     )
 
 
