@@ -184,6 +184,7 @@ PLACEHOLDERS = {
     "unrecognised-medicine": {"trigger", "candidates"},
     "perioperative-hold": {"procedure", "surgery_at", "last_dose_by", "hold_hours"},
     "perioperative-hold-missed": {"procedure", "surgery_at", "hold_hours"},
+    "after-surgery-opioids": {"procedure", "surgery_at", "days"},
     "ldn-dose-above-ceiling": {"dose", "usual_mg", "trial_max_mg"},
 }
 

@@ -136,6 +136,7 @@ def screen(profile: Profile, knowledge: ScreeningKnowledge, *,
     findings += _ldn_dose_findings(profile, knowledge)
     plans = _perioperative(profile, knowledge, hold_hours, zone)
     findings.extend(_hold_finding(plan, procedure, knowledge.rules) for procedure, plan in plans)
+    findings += _after_surgery_findings(profile, knowledge.rules)
     rules = knowledge.rules
     findings.sort(key=lambda f: rules.rank(f.level))
     above_info = [f for f in findings if f.level != INFO]
@@ -501,6 +502,23 @@ def _perioperative(profile: Profile, knowledge: ScreeningKnowledge,
                           as_of=profile.as_of, last_taken=last_taken, facts=facts,
                           dose_mg=ldn.dose_mg, zone=zone))
             for p in upcoming]
+
+
+def _after_surgery_findings(profile: Profile, rules: ScreeningRules) -> Iterator[Finding]:
+    """A procedure with opioids expected that took place less than the opioid-free interval
+    ago: opioids may have been given, and when to restart is the clinician's decision."""
+    days = rules.default_interval.days
+    as_of = profile.as_of
+    for procedure in profile.procedures:
+        recent = procedure.at < as_of and as_of.date() < procedure.at.date() + timedelta(days)
+        if procedure.opioids_expected and recent:
+            name = procedure.name or "Surgery"
+            trigger = (f"{procedure.name or 'procedure'} at "
+                       f"{procedure.at.isoformat(timespec='minutes')}")
+            yield _finding(rules.rules["after-surgery-opioids"], trigger, None,
+                           {"procedure": name[:1].upper() + name[1:],
+                            "surgery_at": procedure.at.strftime("%Y-%m-%d %H:%M"),
+                            "days": days})
 
 
 def _hold_finding(plan: HoldPlan, procedure: Procedure, rules: ScreeningRules) -> Finding:
