@@ -183,6 +183,7 @@ def test_formulation_json_has_what_the_cli_shows() -> None:
         ("dose_mg", lambda: liquid(0)),
         ("dose_mg", lambda: liquid(math.nan)),
         ("dose_mg", lambda: capsules(0.04)),
+        ("dose_mg", lambda: capsules(0.05)),  # a 0.1 mg capsule would be twice the dose
         ("dose_mg", lambda: capsules(45)),  # above 12 mg, the highest LDN dose (clin. facts 1a)
         ("dose_mg", lambda: liquid(12.1, 100)),
         ("quantity", lambda: liquid(quantity=0)),

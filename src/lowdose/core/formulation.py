@@ -248,7 +248,7 @@ def _concentration(
 def _capsule_dose(dose_mg: Fraction, facts: FormulationFacts) -> _Dose:
     measure = capsule_measure(facts)
     n = marks(dose_mg, measure.step_mg)
-    if n == 0:
+    if 2 * dose_mg <= measure.step_mg:  # the smallest capsule would double the dose or more
         raise InputError("dose_mg", f"{float(dose_mg):g} mg is below the smallest capsule "
                                     f"strength planned ({float(measure.step_mg):g} mg)")
     return _Dose(delivered_mg=n * measure.step_mg, max_error_mg=measure.step_mg / 2,
