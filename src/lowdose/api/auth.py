@@ -4,7 +4,8 @@ second factor, tokens), so it takes no ids and needs no policy beyond being sign
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,8 +31,37 @@ def form_body(request: Request) -> None:
                                  f"not {media_type or 'without a content type'}")
 
 
-@router.post("/auth/token", summary="Sign in: get a bearer token",
-             responses=documented(401, 422), dependencies=[Depends(form_body)])
+class IssuedToken(BaseModel):
+    """Design §3.4: send `Authorization: Bearer <access_token>` with each request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_at: datetime = Field(description="When it ends at the latest (UTC); a session "
+                                             "idle for too long ends sooner")
+
+
+class Me(BaseModel):
+    """Design §3.4: the signed-in user, their role and their own record (`patient_id`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    clinic_id: int
+    user: str = Field(description="The username")
+    username: str
+    display_name: str
+    role: str = Field(examples=["patient", "clinician", "admin"])
+    active: bool
+    totp_enabled: bool
+    patient_id: int | None = Field(description="The user's own patient record, if any")
+
+
+@router.post("/auth/token", summary="Sign in: get a bearer token", response_model=None,
+             responses={**documented(401, 422),
+                        200: {"model": IssuedToken, "description": "A bearer token"}},
+             dependencies=[Depends(form_body)])
 def token(request: Request, db: DB, username: Annotated[str, Form()],
           password: Annotated[str, Form()],
           totp_code: Annotated[str | None, Form(description="The authenticator app's code, "
@@ -54,7 +84,8 @@ def logout(db: DB, ctx: Ctx,
     return Response(status_code=NO_CONTENT)
 
 
-@router.get("/me", summary="Who am I?", responses=documented(401))
+@router.get("/me", summary="Who am I?", response_model=None,
+            responses={**documented(401), 200: {"model": Me, "description": "The user"}})
 def me(db: DB, ctx: Ctx) -> dict[str, Any]:
     """The signed-in user: id, username, role, clinic, `patient_id` (their own record) and
     `totp_enabled`."""

@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 from lowdose.api.deps import DB, Ctx
 from lowdose.api.problems import documented
+from lowdose.schemas.screening import ScreeningResult
 from lowdose.services import (
     accounts,
     careteams,
@@ -71,8 +72,18 @@ class ProfileChange(Strict):
     conditions: list[str] | None = None
 
 
+class PatientAnswer(Strict):
+    id: int
+    clinic_id: int
+    display_name: str
+    user_id: int | None = Field(description="The patient's own account, if any")
+    synthetic: bool = Field(description="A made-up patient (demo or test data)")
+
+
 @router.get("/patients", tags=["patients"], summary="Patients I may see",
-            responses=REFUSALS)
+            response_model=None,
+            responses={**REFUSALS, 200: {"model": list[PatientAnswer],
+                                         "description": "The patients, by id"}})
 def list_patients(db: DB, ctx: Ctx, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                   offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, object]]:
     return _dicts(patients.list_patients(db, ctx, limit=limit, offset=offset))
@@ -86,7 +97,8 @@ def create_patient(db: DB, ctx: Ctx, clinic_id: int, body: NewPatient) -> dict[s
     return patients.create_patient(db, ctx, clinic_id=clinic_id, **fields).to_dict()
 
 
-@router.get(PATIENT, tags=["patients"], summary="One patient", responses=REFUSALS)
+@router.get(PATIENT, tags=["patients"], summary="One patient", response_model=None,
+            responses={**REFUSALS, 200: {"model": PatientAnswer, "description": "The patient"}})
 def get_patient(db: DB, ctx: Ctx, patient_id: int) -> dict[str, object]:
     return patients.get_patient(db, ctx, patient_id).to_dict()
 
@@ -409,8 +421,18 @@ def record_response(db: DB, ctx: Ctx, patient_id: int,
 # ------------------------------------------------------------------------------ screening
 
 
+class RecordScreen(ScreeningResult):
+    """Design §3.2 for the stored record, with the patient and the moment screened."""
+
+    patient_id: int
+    as_of: str = Field(description="The patient's local wall-clock time screened at",
+                       examples=["2025-06-02T09:00"])
+
+
 @router.get(PATIENT + "/screen", tags=["screening"], summary="Screen the stored record",
-            responses=REFUSALS)
+            response_model=None,
+            responses={**REFUSALS, 200: {"model": RecordScreen,
+                                         "description": "The screening result"}})
 def screen_record(request: Request, db: DB, ctx: Ctx, patient_id: int,
                   as_of: Annotated[datetime | None, Query(
                       description="The patient's local wall-clock time; default: now, in the "
