@@ -32,3 +32,46 @@ def test_a_condition_caused_by_opioids_needs_a_check_for_opioid_use(text: str) -
 def test_no_opioid_effect_is_not_a_finding(text: str) -> None:
     result = screen(Profile(as_of=NOW, conditions=(text,)), KNOWLEDGE)
     assert (result.verdict, result.findings) == ("ok", ())
+
+
+def screened(text: str) -> tuple[str, list[str]]:
+    result = screen(Profile(as_of=NOW, conditions=(text,)), KNOWLEDGE)
+    return result.verdict, [f.code for f in result.findings]
+
+
+# Label (clinical-facts §3a): contraindicated while receiving opioids; kratom counts as an
+# opioid (Jarka 2023, §3c). "Opiate" and "narcotic" are everyday words for opioids.
+@pytest.mark.parametrize("text", [
+    "on opiates", "opiate use", "takes opiates", "long-term opiate therapy", "on narcotics",
+    "chronic narcotic use", "heroin use", "fentanyl use", "kratom use", "daily kratom use",
+])
+def test_a_condition_saying_opioids_are_taken_is_contraindicated(text: str) -> None:
+    assert screened(text) == ("contraindicated", ["active-opioid"])
+
+
+# Label: contraindicated in current opioid dependence. "Opioid abuse" is the ICD-10 term (F11.1).
+@pytest.mark.parametrize("text", [
+    "opioid abuse", "opioid misuse", "prescription opioid misuse", "opiate abuse",
+    "narcotic addiction",
+])
+def test_opioid_misuse_is_read_as_opioid_dependence(text: str) -> None:
+    assert screened(text) == ("contraindicated", ["opioid-dependence-treatment"])
+
+
+# Past opioid use is not current use: a false contraindication is a failure too (design
+# §3.2). The label asks for an opioid-free interval, so a prescriber confirms it.
+@pytest.mark.parametrize("text", [
+    "past opioid use", "history of chronic opioid therapy", "previous long-term opioid therapy",
+    "history of heroin use",
+])
+def test_past_opioid_use_needs_a_prescriber_not_a_contraindication(text: str) -> None:
+    assert screened(text) == ("specialist", ["opioid-use-history"])
+
+
+def test_past_opioid_misuse_is_a_history_of_dependence() -> None:
+    assert screened("history of opioid abuse") == ("specialist", ["opioid-dependence-history"])
+
+
+@pytest.mark.parametrize("text", ["IV drug use", "injection drug use"])
+def test_injecting_drugs_is_substance_misuse(text: str) -> None:
+    assert screened(text) == ("specialist", ["substance-misuse"])
