@@ -221,3 +221,19 @@ def test_an_unreadable_or_empty_diary_exits_1(tmp_path: Path, make, message):
     make(path)
     result = invoke(str(path), "--start", "2025-01-15")
     assert result.exit_code == 1 and message in result.stderr
+
+
+@pytest.mark.parametrize(("args", "field"), [
+    # §3.3: exit 1 on bad input, the message naming the field (not "input").
+    (["--start", "9999-12-31"], "--start"),
+    (["--start", "2025-01-15", "--onset-days", "366"], "--onset-days"),
+    (["--start", "2025-01-15", "--onset-days", "100000000"], "--onset-days"),
+])
+def test_a_start_or_onset_beyond_what_can_be_analysed_exits_1_naming_it(tmp_path: Path, args,
+                                                                        field):
+    # The onset lag is bounded as in GET /patients/{id}/outcomes (0–365 days).
+    path = write_diary(tmp_path / "diary.csv")
+    result = invoke(str(path), *args)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {field}: "), result.stderr
+    assert result.stdout == ""

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from lowdose.knowledge.instruments import Instrument
 
 COLUMNS = ("date", "measure", "value")
+MAX_ONSET_DAYS = 365  # as GET /api/v1/patients/{id}/outcomes allows
 
 
 def register(app: typer.Typer) -> None:
@@ -65,12 +66,17 @@ def _run(diary: Path, start_text: str, onset_days: int | None,
     from lowdose.knowledge.monitoring import load_monitoring_rules
 
     start = parse_date("--start", start_text)
-    if onset_days is not None and onset_days < 0:
-        raise InputError("--onset-days", "must be 0 or more")
+    if onset_days is not None and not 0 <= onset_days <= MAX_ONSET_DAYS:
+        raise InputError("--onset-days", f"must be from 0 to {MAX_ONSET_DAYS} days")
     known = load_instruments(extra_dirs)
     rows = read_diary(diary, known)
-    report = analyze_outcomes(rows, start=start, instruments=known,
-                              rules=load_monitoring_rules(), onset_days=onset_days)
+    try:
+        report = analyze_outcomes(rows, start=start, instruments=known,
+                                  rules=load_monitoring_rules(), onset_days=onset_days)
+    except OverflowError:
+        raise InputError("--start", f"{start.isoformat()} is so late that the days after it "
+                                    "left out while LDN takes effect run past the end of the "
+                                    "calendar (year 9999)") from None
     return report.to_dict()
 
 
