@@ -391,6 +391,25 @@ def test_side_effects_already_there_before_the_step_up_do_not_step_back() -> Non
     assert decide(records).action == "hold"
 
 
+@pytest.mark.parametrize("effects, sleep", [((), True), ((SideEffect("insomnia", 1),), False)])
+def test_no_step_up_while_sleep_is_disturbed(
+    effects: tuple[SideEffect, ...], sleep: bool
+) -> None:
+    # 7 nights of disturbed sleep on 3 mg, the step's 7 days done: not yet "more than 5-7
+    # days" for the morning switch, but going up now would not be "without troublesome side
+    # effects". Stay, and say the morning option (LDNRT, clinical-facts 1c).
+    decision = decide(diary("2025-06-14", 7, 3.0, effects=effects, sleep=sleep))
+    assert (decision.action, decision.dose_mg) == ("hold", 3.0)
+    assert "morning" in decision.reason
+    assert "ldnrt-morning-dosing" in decision.sources
+
+
+def test_disturbed_sleep_does_not_hold_up_a_taper() -> None:
+    # Going down is not "going up while sleep is disturbed": the taper's next step stands.
+    decision = decide(diary("2025-06-10", 11, 1.5, sleep=True)[-7:], TAPER)
+    assert (decision.action, decision.dose_mg) == ("advance", 0)
+
+
 def test_sleep_effects_after_a_step_up_do_not_step_back() -> None:
     dreams = (SideEffect("vivid dreams", 1),)
     decision = decide(diary("2025-06-09", 7, 1.5) + diary("2025-06-16", 5, 3.0, effects=dreams))

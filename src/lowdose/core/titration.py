@@ -461,7 +461,8 @@ class _Diary:
         return self.decide("hold", "too_little_data", self.dose, days=count,
                            window=self.tol.window_days, needed=self.tol.min_days_recorded)
 
-    def sleep(self) -> Decision | None:
+    def _disturbed_nights(self) -> int:
+        """Evening-dose nights in a row, up to the latest day, with disturbed sleep."""
         nights = 0
         previous: date | None = None
         for day in reversed(self.days):
@@ -469,6 +470,10 @@ class _Diary:
             if not (contiguous and self._sleep_disturbed(day) and self._evening(day)):
                 break
             nights, previous = nights + 1, day.day
+        return nights
+
+    def sleep(self) -> Decision | None:
+        nights = self._disturbed_nights()
         if nights <= self.tol.sleep_days:
             return None
         return self.decide("move_to_morning", "move_to_morning", self.dose,
@@ -531,6 +536,10 @@ class _Diary:
             return self.decide("hold", "wait", self.dose, days=on_dose, every=every,
                                left=every - on_dose)
         nxt = self._next_dose()
+        nights = self._disturbed_nights()
+        if nights and nxt > self.dose:
+            # Not yet long enough for the morning switch, but not a time to go up either.
+            return self.decide("hold", "sleep_hold", self.dose, days=nights)
         key = "advance_to_stop" if nxt == 0 else "advance"
         return self.decide("advance", key, nxt, days=on_dose, next=f"{float(nxt):g}")
 
