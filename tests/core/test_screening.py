@@ -683,8 +683,8 @@ def test_the_verdict_is_always_the_most_severe_finding(p):
     assert result.verdict == (min(levels, key=SEVERITY.index) if levels else "ok")
     assert [f.level for f in result.findings] == sorted(
         (f.level for f in result.findings), key=RULES.rank)
-    assert (result.earliest_start is not None) == any(
-        f.level == "defer" for f in result.findings)
+    # Design §3.2: `defer` gives `earliest_start`; a more severe verdict has no start date.
+    assert (result.earliest_start is not None) == (result.verdict == "defer")
 
 
 @settings(max_examples=150, deadline=None)

@@ -140,9 +140,12 @@ def screen(profile: Profile, knowledge: ScreeningKnowledge, *,
     rules = knowledge.rules
     findings.sort(key=lambda f: rules.rank(f.level))
     above_info = [f for f in findings if f.level != INFO]
-    defer = [f.earliest_start for f in findings if f.earliest_start is not None]
+    verdict = above_info[0].level if above_info else OK
+    # Only a `defer` verdict has a start date: anything more severe stands in its way.
+    defer = [f.earliest_start for f in findings
+             if f.earliest_start is not None and verdict == "defer"]
     return ScreeningResult(
-        verdict=above_info[0].level if above_info else OK,
+        verdict=verdict,
         findings=tuple(findings),
         earliest_start=max(defer) if defer else None,
         perioperative=plans[0][1] if plans else None,
