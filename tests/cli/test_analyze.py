@@ -237,3 +237,26 @@ def test_a_start_or_onset_beyond_what_can_be_analysed_exits_1_naming_it(tmp_path
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: {field}: "), result.stderr
     assert result.stdout == ""
+
+
+def test_human_output_never_shows_a_chance_as_certain(tmp_path: Path):
+    # §3.3: a probability of an improvement of at least the MID. A large effect gives a
+    # chance above 99 % and no change one below 1 %; the table said "100%" and "0%", which
+    # read as certainty, while the summary under it says "more than 99 %" / "less than 1 %".
+    lines = ["date,measure,value"]
+    for offset in range(-21, 120):
+        day = (START + timedelta(days=offset)).isoformat()
+        wiggle = (offset % 3) * 0.5
+        lines.append(f"{day},pain,{(2 if offset >= 28 else 8) + wiggle}")
+        lines.append(f"{day},fatigue,{5 + wiggle}")
+    path = tmp_path / "diary.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data = json.loads(invoke(str(path), "--start", "2025-01-15", "--json").stdout)
+    chances = {m["measure"]: m["effect"]["p_mid_improvement"] for m in data["measures"]}
+    assert chances["pain"] > 0.99 and chances["fatigue"] < 0.01
+    result = invoke(str(path), "--start", "2025-01-15")
+    assert result.exit_code == 0, result.stderr
+    rows = {row.split()[1]: row for row in result.stdout.splitlines()
+            if row.startswith("│") and (" pain " in row or " fatigue " in row)}
+    assert ">99%" in rows["pain"] and "100%" not in rows["pain"]
+    assert "<1%" in rows["fatigue"] and " 0%" not in rows["fatigue"]
