@@ -348,3 +348,23 @@ def test_signing_in_with_a_body_that_is_not_a_form_says_to_send_a_form(
     assert [e["field"] for e in errors] == ["body"]
     assert "application/x-www-form-urlencoded" in errors[0]["message"]
     assert server.login("alice").status_code == 200  # the form still signs in
+
+
+@pytest.mark.parametrize("as_of", ["1900-01-01T09:00", "2300-01-01T09:00"],
+                         ids=["before birth", "beyond a lifetime"])
+def test_record_screen_at_a_time_outside_the_patients_life_blames_as_of_not_age(
+        server: RecordServer, as_of: str) -> None:
+    # §3.4 GET /patients/{id}/screen; errors name the field the caller sent. The stored birth
+    # date is fine; the age it gives at `as_of` is not, so the error must point at `as_of`.
+    base = f"/api/v1/patients/{server.cast.ids.alice}"
+    headers = server.as_("clinician")
+    changed = server.client.patch(f"{base}/profile", headers=headers,
+                                  json={"birth_date": "1973-04-01"})
+    assert changed.status_code == 200, changed.text
+    response = server.client.get(f"{base}/screen?as_of={as_of}", headers=headers)
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert [e["field"] for e in errors] == ["query.as_of"]
+    assert "1973-04-01" in errors[0]["message"]
+    assert server.client.get(f"{base}/screen?as_of=2025-06-02T09:00",
+                             headers=headers).status_code == 200

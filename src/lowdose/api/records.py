@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 from lowdose.api.deps import DB, Ctx
 from lowdose.api.problems import documented
+from lowdose.errors import InputError
 from lowdose.schemas.screening import ScreeningResult
 from lowdose.services import (
     accounts,
@@ -439,8 +440,17 @@ def screen_record(request: Request, db: DB, ctx: Ctx, patient_id: int,
                                   "patient's calendar time zone when one is set, else UTC")]
                   = None) -> dict[str, object]:
     settings: Settings = request.app.state.settings
-    return screening.screen_patient(db, ctx, patient_id, as_of=as_of,
-                                    hold_hours=settings.hold_hours).to_dict()
+    try:
+        return screening.screen_patient(db, ctx, patient_id, as_of=as_of,
+                                        hold_hours=settings.hold_hours).to_dict()
+    except InputError as exc:
+        if as_of is None or exc.field != "age":
+            raise
+        # The stored birth date is fine; the age it gives at the `as_of` sent is not.
+        born = patients.get_profile(db, ctx, patient_id).birth_date
+        raise InputError("query.as_of", f"{as_of.isoformat(timespec='minutes')} is outside "
+                                        f"the patient's life (born {born}): {exc.message}"
+                         ) from None
 
 
 # -------------------------------------------------------------------------- administration
