@@ -260,3 +260,15 @@ def test_human_output_never_shows_a_chance_as_certain(tmp_path: Path):
             if row.startswith("│") and (" pain " in row or " fatigue " in row)}
     assert ">99%" in rows["pain"] and "100%" not in rows["pain"]
     assert "<1%" in rows["fatigue"] and " 0%" not in rows["fatigue"]
+
+
+def test_a_line_the_csv_reader_cannot_read_exits_1_naming_the_line(tmp_path: Path):
+    # §3.3: exit 1 on bad input naming the field, never a traceback. A field longer than
+    # the CSV reader's limit (a pasted blob, a binary file renamed .csv) stopped the command
+    # with `_csv.Error`.
+    path = tmp_path / "diary.csv"
+    path.write_text(GOOD + "2025-01-02,pain," + "9" * 200_000 + "\n", encoding="utf-8")
+    result = invoke(str(path), "--start", "2025-01-15")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: line 3: "), result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""

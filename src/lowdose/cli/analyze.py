@@ -12,6 +12,7 @@ import csv
 import io
 import math
 import sys
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -86,12 +87,12 @@ def read_diary(path: Path, instruments: dict[str, Instrument]) -> list[Observati
 
     text = _read(path)
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    header = next(_lines(reader), None)
     if header is None or [h.strip().casefold() for h in header] != list(COLUMNS):
         raise InputError("line 1", "the header must be exactly: " + ",".join(COLUMNS))
     rows: list[Observation] = []
     first_line: dict[tuple[str, date], int] = {}
-    for fields in reader:
+    for fields in _lines(reader):
         line = reader.line_num
         if not any(f.strip() for f in fields):
             continue  # blank lines are harmless
@@ -111,6 +112,19 @@ def read_diary(path: Path, instruments: dict[str, Instrument]) -> list[Observati
     if not rows:
         raise InputError(str(path), "has no diary rows after the header")
     return rows
+
+
+def _lines(reader: Any) -> Iterator[list[str]]:
+    """The reader's rows; a line it cannot read (a field over its size limit) is bad input."""
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InputError(f"line {reader.line_num}", f"cannot be read as CSV: {exc}"
+                             ) from None
+        yield fields
 
 
 def _read(path: Path) -> str:
