@@ -269,3 +269,30 @@ def test_formulate_request_with_an_unknown_field_is_refused() -> None:
     with pytest.raises(ValidationError, match="bottle_ml"):
         FormulateRequest.model_validate({"dose_mg": 4.5, "form": "capsule", "quantity": 30,
                                          "start": "2025-06-02", "bottle_ml": 100})
+
+
+@pytest.mark.parametrize(
+    ("dose_mg", "mg_per_ml", "said"),
+    [
+        (0.3, 5, "0.5 mg, 67% more than the 0.3 mg asked for"),  # 0.06 mL reads as 0.1 mL
+        (1.2, 5, "1 mg, 17% less than the 1.2 mg asked for"),  # 0.24 mL reads as 0.2 mL
+    ],
+)
+def test_a_dose_the_syringe_measures_far_off_says_by_how_much(dose_mg: float, mg_per_ml: float,
+                                                                said: str) -> None:
+    # The syringe's marks decide the dose (LDNRT pharmacist protocol, clinical-facts 1b): when
+    # that is more than a tenth off, the user is told in numbers, not that it "may differ
+    # slightly", and is sent to the pharmacist or clinician.
+    made = liquid(dose_mg, mg_per_ml=mg_per_ml)
+    assert said in made.notes[0]
+    assert "weaker liquid" in made.notes[0] and "pharmacist or clinician" in made.notes[0]
+
+
+def test_a_dose_the_syringe_measures_closely_gets_no_such_note() -> None:
+    made = liquid(4.5, mg_per_ml=2)  # 2.25 mL reads as 2.3 mL: 4.6 mg, 2% over
+    assert not any("more than the" in note or "less than the" in note for note in made.notes)
+
+
+def test_a_capsule_dose_far_off_its_strength_step_says_so() -> None:
+    made = capsules(0.15)  # filled as 0.2 mg
+    assert "0.2 mg, 33% more than the 0.15 mg asked for" in made.notes[0]

@@ -276,6 +276,9 @@ def _supply(
     waste = None if shelf_days is None else max(quantity - shelf_days * dose.per_day, Fraction(0))
     run_out = start + timedelta(days=usable)
     notes, sources = _notes(form, facts, from_tablets=from_tablets)
+    off = _off_by_note(dose_mg, dose.delivered_mg, form, facts)
+    if off:
+        notes = (off, *notes)
     return Formulation(
         form=form,
         dose_mg=float(dose_mg),
@@ -296,6 +299,24 @@ def _supply(
         notes=notes,
         sources=sources,
     )
+
+
+# Beyond a tenth of the dose asked for, the difference is not "slight": it is said, in numbers.
+_NOTABLE_ROUNDING = Fraction(1, 10)
+
+
+def _off_by_note(dose_mg: Fraction, delivered_mg: Fraction, form: Form,
+                 facts: FormulationFacts) -> str | None:
+    off = (delivered_mg - dose_mg) / dose_mg
+    if abs(off) <= _NOTABLE_ROUNDING:
+        return None
+    closer = ("a weaker liquid or a syringe with finer marks would measure it closer"
+              if form == "liquid" else
+              f"capsule strengths go in steps of {facts.capsule_resolution_mg:g} mg")
+    return (f"Measured this way each dose is {float(delivered_mg):g} mg, "
+            f"{abs(float(off)):.0%} {'more' if off > 0 else 'less'} than the "
+            f"{float(dose_mg):g} mg asked for; {closer}. Ask your pharmacist or clinician "
+            f"before using it.")
 
 
 def _notes(form: Form, facts: FormulationFacts, *, from_tablets: bool) -> tuple[
