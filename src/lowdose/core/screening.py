@@ -271,6 +271,10 @@ def _opioid_findings(med: Medication, rec: Recognition, classes: list[str], stop
     current, last_day = _exposure(med, rec, stopped, profile.as_of, rules)
     interval = rules.interval_for(rec.ingredients)
     trigger, matched = _trigger(med), rec.label(classes[0])
+    depot = rules.depot_for(m.concept for m in rec.matches)
+    if depot is not None and last_day is not None:
+        # A depot injected within its month is still being released: current treatment.
+        current = current or profile.as_of.date() < last_day + timedelta(days=depot.days)
     if current:
         for cls in classes:
             code = ("opioid-dependence-treatment" if cls == "opioid-dependence-treatment"
@@ -280,6 +284,10 @@ def _opioid_findings(med: Medication, rec: Recognition, classes: list[str], stop
     values = {"days": interval.days, "basis": interval.basis}
     if "opioid-dependence-treatment" in classes:
         yield _finding(rules.rules["opioid-dependence-history"], trigger, matched, {})
+    if depot is not None:
+        # No opioid-free interval can be counted from a depot injection's day.
+        yield _finding(rules.rules["opioid-depot-stopped"], trigger, matched, {})
+        return
     if last_day is None:
         yield _finding(rules.rules["opioid-stop-date-unknown"], trigger, matched, values)
         return

@@ -7,7 +7,7 @@ loader reads its file once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -66,6 +66,15 @@ class Interval:
 
 
 @dataclass(frozen=True)
+class Depot:
+    """A long-acting injection (by product concept): current treatment for `days` after it."""
+
+    concepts: frozenset[str]
+    days: int
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ConditionVocabulary:
     terms: Mapping[Tokens, str]  # phrase → category
     past_category: Mapping[str, str]
@@ -84,6 +93,7 @@ class ScreeningRules:
     opioid_classes: frozenset[str]
     default_interval: Interval
     longer_intervals: tuple[Interval, ...]
+    depots: tuple[Depot, ...]
     loperamide_max_daily_mg: float
     loperamide_otc_max_daily_mg: float
     ldn_max_mg: float
@@ -104,6 +114,10 @@ class ScreeningRules:
     def interval_for(self, ingredients: tuple[str, ...]) -> Interval:
         longer = [i for i in self.longer_intervals if i.ingredients & set(ingredients)]
         return max(longer, key=lambda i: i.days) if longer else self.default_interval
+
+    def depot_for(self, concepts: Iterable[str]) -> Depot | None:
+        named = set(concepts)
+        return next((d for d in self.depots if d.concepts & named), None)
 
 
 @dataclass(frozen=True)
@@ -180,6 +194,8 @@ def rules_from(data: Mapping[str, Any]) -> ScreeningRules:
                      _sources(row))
             for row in interval.get("longer", ())
         ),
+        depots=tuple(Depot(frozenset(row["concepts"]), int(row["days"]), _sources(row))
+                     for row in data["current_use"].get("depot", ())),
         loperamide_max_daily_mg=float(data["loperamide"]["max_daily_mg"]),
         loperamide_otc_max_daily_mg=float(data["loperamide"]["otc_max_daily_mg"]),
         ldn_max_mg=float(data["ldn"]["max_mg"]),
