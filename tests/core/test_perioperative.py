@@ -304,3 +304,11 @@ def test_periop_request_with_an_unknown_field_is_refused() -> None:
     with pytest.raises(ValidationError, match="hold_days"):
         PeriopRequest.model_validate(
             {"surgery_at": "2025-06-12T08:00", "as_of": "2025-06-02T09:00", "hold_days": 3})
+
+
+def test_team_note_says_ldn_is_off_label_below_the_licensed_50_mg() -> None:
+    # clinical-facts: no regulator has approved naltrexone below 50 mg for these uses, so
+    # the note must not suggest that only doses below 5 mg are off-label.
+    note = hold().surgical_team_note
+    assert "below its licensed 50 mg a day it is used off-label" in note
+    assert "below 5 mg" not in note

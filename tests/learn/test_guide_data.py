@@ -58,3 +58,11 @@ def test_every_data_file_a_page_draws_from_has_a_review_date() -> None:
     reviewed = parse_guide(DATA, load_sources()).reviewed
     assert {"evidence.toml", "side_effects.toml", "protocols.toml", "formulation.toml",
             "perioperative.toml", "screening.toml", "sources.toml", "guide.toml"} <= set(reviewed)
+
+
+def test_the_guide_says_every_dose_below_the_licensed_50_mg_is_off_label() -> None:
+    # clinical-facts (preamble): no regulator has approved naltrexone below 50 mg for LDN's
+    # uses; "below 5 mg" alone left 5–49 mg sounding licensed.
+    intro = " ".join(item["text"] for item in DATA["about"]["intro"])
+    assert "Every lower dose, LDN included, is off-label" in intro
+    assert "below 5 mg it is used off-label" not in intro
