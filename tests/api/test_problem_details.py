@@ -127,3 +127,20 @@ def test_a_field_that_may_be_a_date_or_a_moment_is_named_once_as_sent(
     assert problem["errors"] == [{"field": "as_of", "message": problem["errors"][0]["message"]}]
     assert "2025-06-01" in problem["errors"][0]["message"]
     assert problem["detail"] == f"as_of: {problem['errors'][0]['message']}"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
+                                          None])
+def test_a_json_body_sent_as_another_media_type_is_told_to_send_json(
+    api: httpx.Client, content_type: str | None
+) -> None:
+    # §3.4: REST JSON; the error says what is wrong. A valid §3.1 profile sent with another
+    # content type was refused as "Input should be a valid dictionary or object to extract
+    # fields from", which does not say the content type is the problem.
+    headers = {} if content_type is None else {"content-type": content_type}
+    response = api.post("/api/v1/screen", content=b'{"as_of": "2025-06-02T09:00"}',
+                        headers=headers)
+    problem = assert_problem(response, 422, "/api/v1/screen")
+    assert [e["field"] for e in problem["errors"]] == ["body"]
+    assert "application/json" in problem["errors"][0]["message"]
+    assert api.post("/api/v1/screen", json={"as_of": "2025-06-02T09:00"}).status_code == 200

@@ -137,7 +137,15 @@ def _message(error: Mapping[str, Any]) -> str:
 
 async def _on_validation(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
-    return invalid_input(request, field_errors(exc.errors()))
+    errors = field_errors(exc.errors())
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        # A JSON route reads any other media type as no object at all: say what to send.
+        sent = f"this request's is {media_type}" if media_type else "this request has none"
+        errors = [{"field": "body", "message": "send the body as JSON, with Content-Type: "
+                                               f"application/json ({sent})"}
+                  if e["field"] == "body" else e for e in errors]
+    return invalid_input(request, errors)
 
 
 async def _on_input_error(request: Request, exc: Exception) -> ProblemResponse:
