@@ -368,3 +368,18 @@ def test_record_screen_at_a_time_outside_the_patients_life_blames_as_of_not_age(
     assert "1973-04-01" in errors[0]["message"]
     assert server.client.get(f"{base}/screen?as_of=2025-06-02T09:00",
                              headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(("grant_type", "status"), [("password", 200), ("client_credentials", 422),
+                                                    ("refresh_token", 422)])
+def test_sign_in_takes_only_the_password_grant(server: RecordServer, grant_type: str,
+                                               status: int) -> None:
+    # §3.4: an OAuth2 *password* form. A client asking for another grant must not be handed
+    # a password-flow token as if its grant were supported; it is told which field is wrong.
+    response = server.client.post("/api/v1/auth/token", data={
+        "grant_type": grant_type, "username": "alice", "password": PASSWORD, "scope": ""})
+    assert response.status_code == status, response.text
+    if status == 422:
+        assert [e["field"] for e in response.json()["errors"]] == ["grant_type"]
+    else:
+        assert response.json()["token_type"] == "bearer"

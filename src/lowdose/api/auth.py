@@ -66,9 +66,14 @@ def token(request: Request, db: DB, username: Annotated[str, Form()],
           password: Annotated[str, Form()],
           totp_code: Annotated[str | None, Form(description="The authenticator app's code, "
                                                             "when a second factor is on")] = None,
+          grant_type: Annotated[str | None, Form(description="`password`, or left out")]
+          = None,
           ) -> dict[str, Any]:
     """OAuth2 password flow (`username`, `password` as a form). A locked-out login answers 401
     with `Retry-After`."""
+    if grant_type is not None and grant_type != "password":
+        raise InputError("grant_type", f"must be \"password\" (or left out), not {grant_type!r}: "
+                                       "only the OAuth2 password grant is supported")
     issued = accounts.login(db, username=username, password=password, now=now(),
                             source=source_of(request), totp_code=totp_code or None)
     return issued.to_dict()
