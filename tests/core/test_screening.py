@@ -315,7 +315,9 @@ def test_an_opioid_is_current_within_48_hours_of_its_last_dose(last_taken, as_of
 @pytest.mark.parametrize(("text", "last", "earliest"), [
     ("tramadol 50 mg", date(2025, 6, 1), date(2025, 6, 11)),  # 10 days (label: 7–10)
     ("oxycodone 5 mg", date(2025, 6, 1), date(2025, 6, 11)),
-    ("Butrans 10 mcg/h patch", date(2025, 6, 1), date(2025, 6, 15)),  # 14 days
+    # 14 days after buprenorphine. (A patch counts until it comes off, 168 h after it is put
+    # on: see test_screening_facts_patch.py.)
+    ("Belbuca 150 mcg buccal film", date(2025, 6, 1), date(2025, 6, 15)),
     ("kratom", date(2025, 6, 1), date(2025, 6, 11)),
 ])
 def test_recent_opioid_defers_to_the_end_of_the_opioid_free_interval(text, last, earliest):

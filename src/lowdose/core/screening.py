@@ -21,6 +21,7 @@ from lowdose.knowledge.medicines import tokenize
 from lowdose.knowledge.screening import (
     ConditionVocabulary,
     Interval,
+    Patch,
     Rule,
     ScreeningKnowledge,
     ScreeningRules,
@@ -281,6 +282,12 @@ def _opioid_findings(med: Medication, rec: Recognition, classes: list[str], stop
                     else "active-opioid")
             yield _finding(rules.rules[code], trigger, rec.label(cls), {}, variant=cls)
         return
+    patch = _patch(rec, rules) if med.last_taken is not None else None
+    if patch is not None:
+        # The interval counts from when the patch comes off, not from when it was put on.
+        interval = replace(interval, sources=(*interval.sources, *patch.sources), basis=(
+            f"{interval.basis}, counted from when the patch comes off ({patch.hours:g} hours "
+            f"after it is put on)"))
     values = {"days": interval.days, "basis": interval.basis}
     if "opioid-dependence-treatment" in classes:
         yield _finding(rules.rules["opioid-dependence-history"], trigger, matched, {})
@@ -312,19 +319,27 @@ def _exposure(med: Medication, rec: Recognition, stopped: bool, as_of: datetime,
     """Is the opioid taken now, and if not, the last day it may have been taken.
 
     Current unless stopped or last taken more than `current_use_hours` before now; a dose
-    known only by its date counts as taken at the end of that day.
+    known only by its date counts as taken at the end of that day, and a patch until it
+    comes off (`last_taken` is when it was put on).
     """
     last_taken = med.last_taken
-    taken_day = last_taken.date() if isinstance(last_taken, datetime) else last_taken
+    patch = _patch(rec, rules)
+    worn = timedelta(hours=patch.hours) if patch is not None else timedelta()
+    taken_day = ((last_taken + worn).date() if isinstance(last_taken, datetime)
+                 else last_taken + worn if last_taken is not None else None)
     if stopped:
         stop_day = med.stopped or rec.stopped_on
         days = [d for d in (stop_day, taken_day) if d is not None]
         return False, max(days) if days else None
     if last_taken is None:
         return True, None
-    if as_of - _latest_moment(last_taken) <= timedelta(hours=rules.current_use_hours):
+    if as_of - (_latest_moment(last_taken) + worn) <= timedelta(hours=rules.current_use_hours):
         return True, None
     return False, taken_day
+
+
+def _patch(rec: Recognition, rules: ScreeningRules) -> Patch | None:
+    return rules.patch_for(rec.ingredients) if rec.form == "patch" else None
 
 
 def _class_findings(cls: str, med: Medication, rec: Recognition, profile: Profile,

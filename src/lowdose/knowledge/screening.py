@@ -75,6 +75,15 @@ class Depot:
 
 
 @dataclass(frozen=True)
+class Patch:
+    """How long an opioid patch of these ingredients is worn: it is in use until it comes off."""
+
+    ingredients: frozenset[str]
+    hours: float
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ConditionVocabulary:
     terms: Mapping[Tokens, str]  # phrase → category
     past_category: Mapping[str, str]
@@ -94,6 +103,7 @@ class ScreeningRules:
     default_interval: Interval
     longer_intervals: tuple[Interval, ...]
     depots: tuple[Depot, ...]
+    patches: tuple[Patch, ...]
     loperamide_max_daily_mg: float
     loperamide_otc_max_daily_mg: float
     ldn_max_mg: float
@@ -114,6 +124,11 @@ class ScreeningRules:
     def interval_for(self, ingredients: tuple[str, ...]) -> Interval:
         longer = [i for i in self.longer_intervals if i.ingredients & set(ingredients)]
         return max(longer, key=lambda i: i.days) if longer else self.default_interval
+
+    def patch_for(self, ingredients: Iterable[str]) -> Patch | None:
+        named = set(ingredients)
+        worn = [p for p in self.patches if p.ingredients & named]
+        return max(worn, key=lambda p: p.hours) if worn else None
 
     def depot_for(self, concepts: Iterable[str]) -> Depot | None:
         named = set(concepts)
@@ -196,6 +211,8 @@ def rules_from(data: Mapping[str, Any]) -> ScreeningRules:
         ),
         depots=tuple(Depot(frozenset(row["concepts"]), int(row["days"]), _sources(row))
                      for row in data["current_use"].get("depot", ())),
+        patches=tuple(Patch(frozenset(row["ingredients"]), float(row["hours"]), _sources(row))
+                      for row in data["current_use"].get("patch", ())),
         loperamide_max_daily_mg=float(data["loperamide"]["max_daily_mg"]),
         loperamide_otc_max_daily_mg=float(data["loperamide"]["otc_max_daily_mg"]),
         ldn_max_mg=float(data["ldn"]["max_mg"]),
