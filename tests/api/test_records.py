@@ -383,3 +383,20 @@ def test_sign_in_takes_only_the_password_grant(server: RecordServer, grant_type:
         assert [e["field"] for e in response.json()["errors"]] == ["grant_type"]
     else:
         assert response.json()["token_type"] == "bearer"
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("?from=&to=", ["2025-06-01", "2025-06-02"]),
+    ("?from=2025-06-02&to=", ["2025-06-02"]),
+    ("?from=&to=2025-06-01", ["2025-06-01"]),
+])
+def test_an_empty_from_or_to_is_no_bound(server: RecordServer, query: str,
+                                         expected: list[str]) -> None:
+    # §3.4: GET …/checkins?from=&to= — a client that fills in only one end (or neither)
+    # sends the other empty; that means no bound there, not a 422 about an unreadable date.
+    base = f"/api/v1/patients/{server.cast.ids.alice}/checkins"
+    for day in ("2025-06-01", "2025-06-02"):
+        server.client.post(base, json={**CHECKIN, "date": day}, headers=server.as_("patient"))
+    listed = server.client.get(base + query, headers=server.as_("patient"))
+    assert listed.status_code == 200, listed.text
+    assert [c["date"] for c in listed.json()] == expected

@@ -273,13 +273,17 @@ def record_checkin(db: DB, ctx: Ctx, patient_id: int,
     return JSONResponse(done.checkin.to_dict(), status_code=200 if done.replayed else 201)
 
 
+# An empty `from=` or `to=` (a form or client leaving one end open) means no bound there.
+Bound = Annotated[date | None, BeforeValidator(lambda value: value or None)]
+
+
 @router.get(PATIENT + "/checkins", tags=["check-ins"], summary="Check-ins between dates",
             response_model=None,
             responses={**REFUSALS, 200: {"model": list[StoredCheckin],
                                          "description": "Oldest date first"}})
 def list_checkins(db: DB, ctx: Ctx, patient_id: int,
-                  date_from: Annotated[date | None, Query(alias="from")] = None,
-                  date_to: Annotated[date | None, Query(alias="to")] = None,
+                  date_from: Annotated[Bound, Query(alias="from")] = None,
+                  date_to: Annotated[Bound, Query(alias="to")] = None,
                   ) -> list[dict[str, object]]:
     return _dicts(checkins.list_checkins(db, ctx, patient_id, date_from=date_from,
                                          date_to=date_to))
