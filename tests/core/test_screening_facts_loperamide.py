@@ -39,3 +39,18 @@ def test_loperamide_above_the_label_maximum_is_misuse_however_written(text: str)
 ])
 def test_loperamide_within_the_label_is_a_note_only(text: str) -> None:
     assert screened(text) == ("ok", ["loperamide"])
+
+
+# Imodium A-D is loperamide 2 mg a caplet (loperamide-label), so a count of caplets or
+# tablets a day is a daily amount even when no strength is written.
+@pytest.mark.parametrize("text", [
+    "Imodium 10 tablets a day",        # 20 mg
+    "Imodium A-D 12 caplets daily",    # 24 mg
+    "loperamide 2 mg 10 caplets a day",
+])
+def test_a_count_of_imodium_above_the_label_maximum_is_misuse(text: str) -> None:
+    assert screened(text) == ("contraindicated", ["loperamide-misuse"])
+
+
+def test_imodium_within_the_label_is_a_note_only() -> None:
+    assert screened("Imodium 4 caplets a day") == ("ok", ["loperamide"])  # 8 mg

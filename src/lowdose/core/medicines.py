@@ -488,7 +488,7 @@ _TIMES_A_DAY = re.compile(
 _COUNT = rf"{_NUMBER}|one|two|three|four|half"
 _UNITS_PER_DOSE = re.compile(
     rf"\b(?P<n>{_COUNT})(?:\s*(?:-|–|to|or)\s*(?P<high>{_COUNT}))?\s*"
-    r"(?:tablets?|tabs?|capsules?|caps?|pills?)"
+    r"(?:tablets?|tabs?|capsules?|caplets?|caps?|pills?)"
     r"(?P<per_day>\s*(?:a|per|/|each)\s*day|\s*daily)?"
 )
 _WORD_NUMBERS = {"one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0, "six": 6.0,
