@@ -75,3 +75,26 @@ def test_past_opioid_misuse_is_a_history_of_dependence() -> None:
 @pytest.mark.parametrize("text", ["IV drug use", "injection drug use"])
 def test_injecting_drugs_is_substance_misuse(text: str) -> None:
     assert screened(text) == ("specialist", ["substance-misuse"])
+
+
+# Label (clinical-facts §3a): contraindicated in acute opioid withdrawal, after a failed
+# naloxone challenge, and with a positive urine opioid screen.
+@pytest.mark.parametrize(("text", "code"), [
+    ("positive urine opioid screen", "opioid-test-positive"),
+    ("urine drug screen positive for opiates", "opioid-test-positive"),
+    ("UDS positive for fentanyl", "opioid-test-positive"),
+    ("failed naloxone challenge", "opioid-test-positive"),
+    ("opiate withdrawal", "opioid-dependence-treatment"),
+])
+def test_the_labels_other_opioid_contraindications(text: str, code: str) -> None:
+    result = screen(Profile(as_of=NOW, conditions=(text,)), KNOWLEDGE)
+    assert result.verdict == "contraindicated"
+    assert [f.code for f in result.findings] == [code]
+    assert "naltrexone-label" in result.findings[0].sources
+
+
+@pytest.mark.parametrize("text", ["urine drug screen negative for opiates",
+                                  "no positive opioid screen"])
+def test_a_negative_opioid_screen_is_not_a_finding(text: str) -> None:
+    result = screen(Profile(as_of=NOW, conditions=(text,)), KNOWLEDGE)
+    assert (result.verdict, result.findings) == ("ok", ())
