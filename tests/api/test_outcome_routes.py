@@ -100,3 +100,14 @@ def test_flags_carry_level_reason_and_source(server: RecordServer) -> None:  # n
     first = flags.json()[0]
     assert first["level"] == "urgent"
     assert first["reason"] and first["sources"]
+
+
+def test_a_start_too_late_to_analyse_is_422_naming_the_start_query(
+        server: RecordServer) -> None:  # noqa: F811
+    # §3.4: errors name the field. A GET has no body; the start (plus the onset lag) runs past
+    # year 9999, so the error points at `query.start`, as `lowdose analyze` names --start.
+    url = f"/api/v1/patients/{server.cast.ids.alice}/outcomes?start=9999-12-31"
+    response = server.client.get(url, headers=server.as_("patient"))
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["query.start"]

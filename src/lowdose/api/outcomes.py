@@ -33,8 +33,15 @@ def patient_outcomes(
     = None,
     onset_days: Annotated[int | None, Query(ge=0, le=365)] = None,
 ) -> dict[str, object]:
-    return outcomes.analyze_patient(db, ctx, patient_id, start=start,
-                                    onset_days=onset_days).to_dict()
+    try:
+        return outcomes.analyze_patient(db, ctx, patient_id, start=start,
+                                        onset_days=onset_days).to_dict()
+    except OverflowError:
+        if start is None:
+            raise
+        raise InputError("query.start", "is so late that the days after it left out while "
+                                        "LDN takes effect run past the end of the calendar "
+                                        "(year 9999)") from None
 
 
 @router.get(PATIENT + "/flags", summary="Monitoring flags today, most severe first",
