@@ -388,7 +388,9 @@ def _naltrexone(rec: Recognition, trigger: str, matched: str, profile: Profile,
 # --- conditions and profile flags ----------------------------------------------------------
 
 _CLAUSE = re.compile(r"[,;:.()\[\]/]+")
-_EGFR = re.compile(r"\be?gfr\b[^\d<≤]*(?P<op><=|<|≤)?\s*(?P<value>\d+(?:\.\d+)?)")
+# eGFR, GFR or creatinine clearance (CrCl), then a value in mL/min (per 1.73 m² for eGFR).
+_EGFR = re.compile(r"\b(?:e?gfr|crcl|creatinine clearance)\b[^\d<≤]*(?P<op><=|<|≤)?\s*"
+                   r"(?P<value>\d+(?:\.\d+)?)")
 
 
 def read_condition(text: str, vocabulary: ConditionVocabulary) -> list[tuple[str, str]]:
