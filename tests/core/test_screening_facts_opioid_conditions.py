@@ -98,3 +98,33 @@ def test_the_labels_other_opioid_contraindications(text: str, code: str) -> None
 def test_a_negative_opioid_screen_is_not_a_finding(text: str) -> None:
     result = screen(Profile(as_of=NOW, conditions=(text,)), KNOWLEDGE)
     assert (result.verdict, result.findings) == ("ok", ())
+
+
+# A condition written with the opioid's own name: if it is taken now the label rules
+# naltrexone out, if it was stopped the opioid-free interval applies (§3a). The screen cannot
+# tell which from a condition, so a prescriber checks; it is never ok.
+@pytest.mark.parametrize(("text", "matched"), [
+    ("back pain treated with oxycodone", "oxycodone"),
+    ("chronic pain on tramadol", "tramadol"),
+    ("tramadol-induced seizure", "tramadol"),
+    ("sciatica - Norco as needed", "hydrocodone"),
+])
+def test_a_condition_naming_an_opioid_needs_a_prescriber(text: str, matched: str) -> None:
+    result = screen(Profile(as_of=NOW, conditions=(text,)), KNOWLEDGE)
+    assert result.verdict == "specialist"
+    (found,) = result.findings
+    assert found.code == "opioid-in-conditions"
+    assert found.matched is not None and found.matched.startswith(matched)
+    assert "naltrexone-label" in found.sources
+
+
+@pytest.mark.parametrize(("text", "codes"), [
+    ("codeine allergy", []),                          # an allergy, not a medicine taken
+    ("methadone maintenance", ["opioid-dependence-treatment"]),  # said once, not twice
+    ("kratom use", ["active-opioid"]),
+    ("morphea", []),                                  # a skin disease, not morphine
+    ("fibromyalgia", []),
+])
+def test_conditions_already_read_or_not_opioids_add_nothing(text: str, codes: list[str]) -> None:
+    result = screen(Profile(as_of=NOW, conditions=(text,)), KNOWLEDGE)
+    assert [f.code for f in result.findings] == codes

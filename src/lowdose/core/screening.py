@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from lowdose.core.medicines import AMBIGUOUS, UNKNOWN, Recognition, recognize
+from lowdose.core.medicines import AMBIGUOUS, EXACT, UNKNOWN, Recognition, recognize
 from lowdose.core.perioperative import HoldPlan, plan_hold
 from lowdose.errors import InputError
 from lowdose.knowledge.medicines import tokenize
@@ -133,6 +133,7 @@ def screen(profile: Profile, knowledge: ScreeningKnowledge, *,
     # A condition repeats nothing a medicine already said (levothyroxine and Hashimoto's).
     said = {f.code for f in findings}
     findings += [f for f in _condition_findings(conditions, knowledge.rules) if f.code not in said]
+    findings += _opioids_in_conditions(conditions, knowledge)
     findings += _flag_findings(profile, conditions, knowledge.rules)
     findings += _ldn_dose_findings(profile, knowledge)
     plans = _perioperative(profile, knowledge, hold_hours, zone)
@@ -462,6 +463,33 @@ def _condition_findings(conditions: list[tuple[str, list[tuple[str, str]]]],
                 if rule.code not in seen:
                     seen.add(rule.code)
                     yield _finding(rule, text, words, {}, variant=category)
+
+
+# Condition rules that already speak about opioid use: a condition read by one of them is not
+# read again for an opioid's name ("methadone maintenance").
+_OPIOID_CONDITION_RULES = frozenset({
+    "active-opioid", "opioid-dependence-treatment", "opioid-dependence-history",
+    "opioid-use-history", "opioid-test-positive", "opioid-use-suspected",
+})
+
+
+def _opioids_in_conditions(conditions: list[tuple[str, list[tuple[str, str]]]],
+                           knowledge: ScreeningKnowledge) -> Iterator[Finding]:
+    """A condition that names an opioid exactly ("back pain on tramadol"): taken now or in the
+    past, the screen cannot tell, so a prescriber checks. An allergy names no use."""
+    rules = knowledge.rules
+    for text, categories in conditions:
+        said = {rule.code for category, _ in categories
+                for rule in rules.by_condition.get(category, ())}
+        if said & _OPIOID_CONDITION_RULES:
+            continue
+        try:
+            rec = recognize(text, None, knowledge.vocabulary)
+        except InputError:
+            continue
+        opioid = [c for c in rec.classes if c in rules.opioid_classes]
+        if opioid and rec.method == EXACT and not rec.allergy:
+            yield _finding(rules.rules["opioid-in-conditions"], text, rec.label(opioid[0]), {})
 
 
 def _severe_egfr(text: str, rules: ScreeningRules) -> bool:
