@@ -235,6 +235,8 @@ def _trigger(med: Medication) -> str:
 def _medication_findings(med: Medication, rec: Recognition, profile: Profile,
                          knowledge: ScreeningKnowledge) -> Iterator[Finding]:
     rules = knowledge.rules
+    if rec.status == UNKNOWN and med.text and tokenize(med.text) in rules.no_medicines:
+        return  # "none": no medicine, not an unrecognised one
     if rec.status in (UNKNOWN, AMBIGUOUS) or rec.unread:
         yield _unrecognised(med, rec, rules)
     stopped = rec.stopped or (med.stopped is not None and med.stopped <= profile.as_of.date())

@@ -104,6 +104,7 @@ class ScreeningRules:
     longer_intervals: tuple[Interval, ...]
     depots: tuple[Depot, ...]
     patches: tuple[Patch, ...]
+    no_medicines: frozenset[Tokens]  # whole entries that say there are no medicines
     loperamide_max_daily_mg: float
     loperamide_otc_max_daily_mg: float
     ldn_max_mg: float
@@ -213,6 +214,7 @@ def rules_from(data: Mapping[str, Any]) -> ScreeningRules:
                      for row in data["current_use"].get("depot", ())),
         patches=tuple(Patch(frozenset(row["ingredients"]), float(row["hours"]), _sources(row))
                       for row in data["current_use"].get("patch", ())),
+        no_medicines=_phrases(list(data["medicines"]["none"])),
         loperamide_max_daily_mg=float(data["loperamide"]["max_daily_mg"]),
         loperamide_otc_max_daily_mg=float(data["loperamide"]["otc_max_daily_mg"]),
         ldn_max_mg=float(data["ldn"]["max_mg"]),
