@@ -400,3 +400,18 @@ def test_an_empty_from_or_to_is_no_bound(server: RecordServer, query: str,
     listed = server.client.get(base + query, headers=server.as_("patient"))
     assert listed.status_code == 200, listed.text
     assert [c["date"] for c in listed.json()] == expected
+
+
+def test_record_screen_at_the_very_start_of_the_calendar_is_422_naming_as_of(
+        server: RecordServer) -> None:
+    # §3.4: errors name the field the caller sent. Looking back from as_of (the hold before a
+    # procedure, opioid intervals) runs before year 1; the error named "body", which a GET
+    # does not have.
+    base = f"/api/v1/patients/{server.cast.ids.alice}"
+    headers = server.as_("clinician")
+    added = server.client.post(f"{base}/procedures", headers=headers, json={
+        "name": "knee", "at": "0001-01-02T08:00", "opioids_expected": True})
+    assert added.status_code == 200, added.text
+    response = server.client.get(f"{base}/screen?as_of=0001-01-01T00:00", headers=headers)
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["query.as_of"]

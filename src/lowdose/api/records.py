@@ -455,6 +455,12 @@ def screen_record(request: Request, db: DB, ctx: Ctx, patient_id: int,
         raise InputError("query.as_of", f"{as_of.isoformat(timespec='minutes')} is outside "
                                         f"the patient's life (born {born}): {exc.message}"
                          ) from None
+    except OverflowError:
+        if as_of is None:
+            raise
+        raise InputError("query.as_of", "is so near the start or end of the calendar that "
+                                        "the days screened around it fall outside years "
+                                        "1–9999") from None
 
 
 # -------------------------------------------------------------------------- administration
