@@ -75,3 +75,21 @@ def test_a_missed_run_counts_consecutive_days_only() -> None:
 def test_any_text_the_patient_typed_still_makes_a_pdf(diary: list[CheckIn], name: str) -> None:
     pdf = render_pdf(model(diary, name))
     assert len(PdfReader(io.BytesIO(pdf)).pages) >= 1
+
+
+def test_every_opioid_finding_of_the_screen_is_an_event_on_the_report() -> None:
+    # What the screen says about opioids (in use, stopped, suspected, tested, a depot, a recent
+    # operation) belongs on the report's timeline, not only in the findings table.
+    profile = Profile(as_of=datetime(2025, 6, 2, 9), conditions=(
+        "positive urine opioid screen", "opioid-induced constipation",
+        "history of chronic opioid therapy", "back pain treated with oxycodone"))
+    screened = screen(profile, load_screening_knowledge())
+    codes = {f.code for f in screened.findings}
+    assert {"opioid-test-positive", "opioid-use-suspected", "opioid-use-history",
+            "opioid-in-conditions"} <= codes
+    report = build_visit_report(
+        patient_id=1, patient_name="Test Patient", synthetic=True, generated_at=NOW, diary=[],
+        plan_steps=[], ldn_start=None, outcomes=None, flags=[], screen=screened, procedures=[],
+        course=COURSE)
+    assert len([e for e in report.events if e.kind == "opioid"]) == len(
+        [f for f in screened.findings if "opioid" in f.code])

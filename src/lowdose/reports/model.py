@@ -262,7 +262,9 @@ def _adherence(diary: Sequence[CheckIn], ldn_start: date | None) -> Adherence:
 
 OPIOID_CODES = frozenset({"active-opioid", "recent-opioid", "opioid-stop-date-unknown",
                           "opioid-dependence-treatment", "opioid-dependence-history",
-                          "opioid-interval-met"})
+                          "opioid-interval-met", "opioid-depot-stopped", "opioid-use-history",
+                          "opioid-use-suspected", "opioid-test-positive", "opioid-in-conditions",
+                          "after-surgery-opioids"})
 
 
 def _events(procedures: Sequence[Procedure], screen: ScreeningResult,
