@@ -144,3 +144,24 @@ def test_a_json_body_sent_as_another_media_type_is_told_to_send_json(
     assert [e["field"] for e in problem["errors"]] == ["body"]
     assert "application/json" in problem["errors"][0]["message"]
     assert api.post("/api/v1/screen", json={"as_of": "2025-06-02T09:00"}).status_code == 200
+
+
+@pytest.mark.parametrize(("query", "field"), [("?days=99999999", "query"), ("", "request")])
+def test_a_date_off_the_calendar_in_a_get_does_not_blame_a_body(
+    make_settings: Callable[..., Any], serve_app: Callable[[Any], Any], query: str,
+    field: str
+) -> None:
+    # §3.4: errors name the field. A GET has no body: date arithmetic past year 9999 in one
+    # (a route's query, or a feed built from the record) was reported against "body".
+    app = create_app(make_settings())
+    extra = APIRouter()
+
+    @extra.get("/api/v1/far-future")
+    async def far_future() -> None:
+        raise OverflowError("date value out of range")
+
+    app.include_router(extra)
+    with serve_app(app) as url:
+        response = httpx.get(f"{url}/api/v1/far-future{query}")
+    problem = assert_problem(response, 422, "/api/v1/far-future")
+    assert [e["field"] for e in problem["errors"]] == [field]

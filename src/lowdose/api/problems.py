@@ -167,6 +167,9 @@ TOO_LARGE = "a number in the request is larger than lowdose can store or look up
 async def _on_overflow(request: Request, exc: Exception) -> ProblemResponse:
     if "sqlite integer" in str(exc).lower():
         return invalid_input(request, [{"field": "request", "message": TOO_LARGE}])
+    if request.method in ("GET", "HEAD", "DELETE", "OPTIONS"):  # no body to blame
+        field = "query" if request.url.query else "request"
+        return invalid_input(request, [{"field": field, "message": OUT_OF_RANGE}])
     return invalid_input(request, [{"field": "body", "message": OUT_OF_RANGE}])
 
 
