@@ -39,7 +39,21 @@ def test_acute_hepatitis_and_liver_failure_are_contraindicated(text: str) -> Non
     assert codes == ["acute-liver-disease"]
 
 
+# Problem lists write the qualifier after the name: "acute" in brackets, after a comma or a
+# dash still means acute hepatitis.
 @pytest.mark.parametrize("text", [
+    "hepatitis (acute)", "hepatitis, acute", "Hepatitis - acute", "hepatitis B, acute",
+    "liver failure (acute)",
+])
+def test_acute_written_after_the_hepatitis_is_still_contraindicated(text: str) -> None:
+    verdict, codes = verdict_and_codes(text)
+    assert verdict == "contraindicated"
+    assert "acute-liver-disease" in codes
+
+
+@pytest.mark.parametrize("text", [
+    "history of hepatitis (acute)",  # past, however the qualifier is written
+    "hepatitis (chronic)",
     "history of drug-induced hepatitis",  # past: liver disease to review, not acute
     "Child-Pugh B",
     "Child-Pugh A cirrhosis",

@@ -403,8 +403,17 @@ def read_condition(text: str, vocabulary: ConditionVocabulary) -> list[tuple[str
     category of acute hepatitis (hepatic impairment), not acute hepatitis.
     """
     found: list[tuple[str, str]] = []
+    previous: tuple[str, ...] = ()
     for clause in _CLAUSE.split(text):
-        found.extend(_read_clause(tokenize(clause), vocabulary))
+        tokens = tokenize(clause)
+        own = list(_read_clause(tokens, vocabulary))
+        if not own and previous and tokens:
+            # A qualifier set off by itself, as in "hepatitis (acute)" or "hepatitis, acute",
+            # belongs to the words before it: read them together too.
+            own = [hit for hit in _read_clause(previous + tokens, vocabulary)
+                   if hit[0] not in {category for category, _ in found}]
+        found.extend(own)
+        previous = tokens or previous
     return found
 
 
