@@ -550,6 +550,20 @@ def test_a_hold_that_can_no_longer_be_met_tells_what_to_tell_the_team():
     assert result.perioperative is not None and not result.perioperative.can_meet_hold
 
 
+def test_someone_not_yet_on_ldn_is_told_not_to_start_before_a_close_operation():
+    # The hold (whately-stead-2023) is about a dose still blocking opioids at the operation;
+    # a profile without `ldn` may be a person about to start, who holds nothing yet.
+    soon = replace(KNEE, at=datetime(2025, 6, 3, 8, 0))
+    found = finding(run(profile(procedures=(soon,))), "perioperative-hold-missed")
+    assert found.level == "specialist"
+    assert "do not start LDN before it" in found.message
+    assert "hold before surgery can no longer be met" not in found.message
+    later = finding(run(profile(procedures=(KNEE,))), "perioperative-hold")
+    assert "if you take LDN before then, the last dose must be by 2025-06-08 22:00" in (
+        later.message)
+    assert "whately-stead-2023" in later.sources
+
+
 def test_the_block_describes_the_earliest_upcoming_procedure_with_opioids():
     past = replace(KNEE, name="old surgery", at=datetime(2025, 5, 1, 8, 0))
     no_opioids = replace(KNEE, name="dental cleaning", at=datetime(2025, 6, 5, 8, 0),

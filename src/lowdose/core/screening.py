@@ -137,7 +137,8 @@ def screen(profile: Profile, knowledge: ScreeningKnowledge, *,
     findings += _flag_findings(profile, conditions, knowledge.rules)
     findings += _ldn_dose_findings(profile, knowledge)
     plans = _perioperative(profile, knowledge, hold_hours, zone)
-    findings.extend(_hold_finding(plan, procedure, knowledge.rules) for procedure, plan in plans)
+    findings.extend(_hold_finding(plan, procedure, knowledge.rules, taking=profile.ldn is not None)
+                    for procedure, plan in plans)
     findings += _after_surgery_findings(profile, knowledge.rules)
     rules = knowledge.rules
     findings.sort(key=lambda f: rules.rank(f.level))
@@ -588,7 +589,10 @@ def _after_surgery_findings(profile: Profile, rules: ScreeningRules) -> Iterator
                             "days": days})
 
 
-def _hold_finding(plan: HoldPlan, procedure: Procedure, rules: ScreeningRules) -> Finding:
+def _hold_finding(plan: HoldPlan, procedure: Procedure, rules: ScreeningRules, *,
+                  taking: bool) -> Finding:
+    """The hold before `procedure`; worded for someone who may not take LDN yet when the
+    profile says nothing of LDN."""
     code = "perioperative-hold" if plan.can_meet_hold else "perioperative-hold-missed"
     name = procedure.name or "Surgery"
     values = {"procedure": name[:1].upper() + name[1:],
@@ -596,4 +600,5 @@ def _hold_finding(plan: HoldPlan, procedure: Procedure, rules: ScreeningRules) -
               "last_dose_by": plan.last_dose_by.strftime("%Y-%m-%d %H:%M"),
               "hold_hours": f"{plan.hold_hours:g}"}
     trigger = f"{procedure.name or 'procedure'} at {procedure.at.isoformat(timespec='minutes')}"
-    return _finding(rules.rules[code], trigger, None, values)
+    return _finding(rules.rules[code], trigger, None, values,
+                    variant=None if taking else "not-taking")
