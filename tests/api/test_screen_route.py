@@ -95,6 +95,16 @@ def test_configured_hold_applies_to_the_screen(
         ({"as_of": AS_OF, "ldn": {"dose_mg": 0}}, "ldn.dose_mg"),
         # An InputError from the conversion to core: a zoned time beside local ones.
         ({"as_of": AS_OF, "procedures": [{"at": "2025-06-12T08:00+02:00"}]}, "procedures.0.at"),
+        # JSON numbers where text or a number of another kind is meant: not read as seconds
+        # since 1970, `true` not read as an age of 1, "70" not read as 70 kg.
+        ({"as_of": 5}, "as_of"),
+        ({"as_of": AS_OF, "ldn": {"last_taken": 1748800000}}, "ldn.last_taken"),
+        ({"as_of": AS_OF, "procedures": [{"at": 1749700000}]}, "procedures.0.at"),
+        ({"as_of": AS_OF, "medications": [{"text": "Norco", "stopped": 17}]},
+         "medications.0.stopped"),
+        ({"as_of": AS_OF, "age": True}, "age"),
+        ({"as_of": AS_OF, "weight_kg": "70"}, "weight_kg"),
+        ({"as_of": AS_OF, "ldn": {"dose_mg": "4.5"}}, "ldn.dose_mg"),
     ],
 )
 def test_bad_profiles_are_422_problems_naming_the_field(

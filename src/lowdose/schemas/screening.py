@@ -19,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     field_validator,
     model_validator,
@@ -43,10 +44,29 @@ def _date_or_datetime(value: Any) -> Any:
         except ValueError:
             raise ValueError("expected an ISO date (2025-06-01) or date and time "
                              "(2025-06-01T22:00)") from None
+    if not isinstance(value, date):
+        # A number would otherwise be read as seconds since 1970: a date is written as text.
+        raise ValueError("expected an ISO date (2025-06-01) or date and time "
+                         "(2025-06-01T22:00) as text")
+    return value
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError("expected an ISO date (2025-06-01)") from None
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise ValueError("expected an ISO date (2025-06-01) as text")
     return value
 
 
 DateOrDateTime = Annotated[date | datetime, BeforeValidator(_date_or_datetime)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+# Numbers as JSON numbers: lax parsing would read `true` as 1 (an age of one) or "70" as 70.
+StrictInt = Annotated[int, Strict()]
+StrictFloat = Annotated[float, Strict()]
 
 
 class _Request(BaseModel):
@@ -63,7 +83,7 @@ class Medication(_Request):
                              examples=["Norco 5/325 mg every 6 h as needed"])
     rxnorm: str | None = Field(default=None, pattern=r"^\d{1,10}$", examples=["857002"])
     last_taken: DateOrDateTime | None = None
-    stopped: date | None = Field(
+    stopped: IsoDate | None = Field(
         default=None, description="lowdose extension: the day the medicine was stopped")
 
     @model_validator(mode="after")
@@ -74,7 +94,7 @@ class Medication(_Request):
 
 
 class Ldn(_Request):
-    dose_mg: float | None = Field(default=None, gt=0, le=50)
+    dose_mg: StrictFloat | None = Field(default=None, gt=0, le=50)
     time: clock_time | None = Field(default=None, examples=["22:00"])
     last_taken: DateOrDateTime | None = None
 
@@ -100,8 +120,8 @@ class Profile(_Request):
     """Design §3.1. Every field but `as_of` is optional."""
 
     as_of: DateOrDateTime
-    age: int | None = Field(default=None, ge=0, le=130)
-    weight_kg: float | None = Field(default=None, gt=0, le=500)
+    age: StrictInt | None = Field(default=None, ge=0, le=130)
+    weight_kg: StrictFloat | None = Field(default=None, gt=0, le=500)
     sex: Literal["female", "male", "other", "unknown"] | None = None
     pregnant: bool | None = None
     breastfeeding: bool | None = None
