@@ -157,6 +157,8 @@ def test_checkins_are_listed_between_inclusive_dates(server: RecordServer, query
     ({**CHECKIN, "side_effects": [{"name": "nausea", "severity": 4}]}, "side_effects.0.severity"),
     ({k: v for k, v in CHECKIN.items() if k != "date"}, "date"),
     ({**CHECKIN, "mood": 3}, "mood"),
+    ({**CHECKIN, "dose_mg": 10000}, "dose_mg"),  # above a whole 50 mg tablet: a slip
+    ({**CHECKIN, "date": "0001-01-01"}, "date"),
 ])
 def test_bad_checkin_is_422_naming_the_field_and_nothing_is_stored(
         server: RecordServer, body: dict[str, Any], field: str) -> None:
@@ -415,3 +417,17 @@ def test_record_screen_at_the_very_start_of_the_calendar_is_422_naming_as_of(
     response = server.client.get(f"{base}/screen?as_of=0001-01-01T00:00", headers=headers)
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == ["query.as_of"]
+
+
+@pytest.mark.parametrize(("body", "field", "message"), [
+    ({**CHECKIN, "dose_taken": "yes"}, "dose_taken", "must be true or false"),
+    ({**CHECKIN, "note": 5}, "note", "must be text"),
+    ({**CHECKIN, "dose_mg": 60}, "dose_mg", "must be at most 50 mg"),
+])
+def test_a_bad_checkin_field_is_explained_in_words_not_type_names(
+        server: RecordServer, body: dict[str, Any], field: str, message: str) -> None:
+    base = f"/api/v1/patients/{server.cast.ids.alice}/checkins"
+    response = server.client.post(base, json=body, headers=server.as_("patient"))
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == field and message in error["message"]

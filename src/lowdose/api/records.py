@@ -223,7 +223,7 @@ class CheckinDoc(Strict):
 
     date: date
     dose_taken: bool | None = None
-    dose_mg: float | None = Field(default=None, gt=0)
+    dose_mg: float | None = Field(default=None, gt=0, le=checkins.MAX_DOSE_MG)
     dose_time: str | None = Field(default=None, description="Local clock time, HH:MM",
                                   examples=["22:05"])
     ratings: dict[str, Rating] = Field(default_factory=dict, max_length=checkins.MAX_RATINGS,

@@ -37,6 +37,10 @@ MAX_RATINGS = 30
 MAX_SIDE_EFFECTS = 30
 MAX_NOTE = 4000
 MAX_NAME = 100
+# A whole 50 mg tablet is naltrexone's licensed dose: a diary entry above it is a slip.
+MAX_DOSE_MG = 50.0
+# Dates before this are slips too (and far-off dates break the date arithmetic of analyses).
+FIRST_DATE = date(1900, 1, 1)
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, as in HTTP header values
 _FIELDS = {"date", "dose_taken", "dose_mg", "dose_time", "ratings", "side_effects", "note"}
 
@@ -66,7 +70,7 @@ class CheckinInput:
         unknown = sorted(set(data) - _FIELDS)
         if unknown:
             raise InputError(unknown[0], "is not a check-in field")
-        return cls(
+        entry = cls(
             date=_parse(data, "date", date.fromisoformat, required=True),
             dose_taken=_typed(data, "dose_taken", bool),
             dose_mg=_number(data, "dose_mg"),
@@ -75,6 +79,14 @@ class CheckinInput:
             side_effects=_side_effects(data.get("side_effects", [])),
             note=_typed(data, "note", str),
         )
+        # Checked on what is sent, not on what is read back: rows stored before these limits
+        # stay readable.
+        if entry.date < FIRST_DATE:
+            raise InputError("date", f"must be on or after {FIRST_DATE.isoformat()}")
+        if entry.dose_mg is not None and entry.dose_mg > MAX_DOSE_MG:
+            raise InputError("dose_mg", f"must be at most {MAX_DOSE_MG:g} mg (a whole "
+                                        f"naltrexone tablet); check the dose")
+        return entry
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -327,10 +339,13 @@ def _check_side_effects(effects: tuple[SideEffect, ...]) -> None:
                              f"must be a whole number from {low} to {high}")
 
 
+_KINDS = {bool: "must be true or false", str: "must be text"}
+
+
 def _typed(data: Mapping[str, Any], name: str, kind: type) -> Any:
     value = data.get(name)
     if value is not None and not isinstance(value, kind):
-        raise InputError(name, f"must be a {kind.__name__}")
+        raise InputError(name, _KINDS.get(kind, f"must be a {kind.__name__}"))
     return value
 
 
