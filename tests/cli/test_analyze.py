@@ -207,7 +207,7 @@ def test_human_output_shows_means_change_and_chance_for_analysed_measures(tmp_pa
     line = next(row for row in result.stdout.splitlines() if " pain " in row)
     assert f"{pain['baseline_mean']:.1f}" in line and f"{pain['treatment_mean']:.1f}" in line
     assert f"{pain['effect']['estimate']:+.1f}" in line
-    assert f"{pain['effect']['p_mid_improvement']:.0%}" in line
+    assert f"{pain['effect']['p_mid_improvement'] * 100:.0f} %" in line
     assert "before–after comparison" in " ".join(result.stdout.split())
 
 
@@ -258,8 +258,8 @@ def test_human_output_never_shows_a_chance_as_certain(tmp_path: Path):
     assert result.exit_code == 0, result.stderr
     rows = {row.split()[1]: row for row in result.stdout.splitlines()
             if row.startswith("│") and (" pain " in row or " fatigue " in row)}
-    assert ">99%" in rows["pain"] and "100%" not in rows["pain"]
-    assert "<1%" in rows["fatigue"] and " 0%" not in rows["fatigue"]
+    assert ">99 %" in rows["pain"] and "100 %" not in rows["pain"]
+    assert "<1 %" in rows["fatigue"] and " 0 %" not in rows["fatigue"]
 
 
 def test_a_line_the_csv_reader_cannot_read_exits_1_naming_the_line(tmp_path: Path):

@@ -17,7 +17,7 @@ from scipy import stats as scipy_stats
 from statsmodels.tsa.arima.model import ARIMA
 
 from lowdose.core.diary import Observation
-from lowdose.core.outcomes import analyze_outcomes
+from lowdose.core.outcomes import analyze_outcomes, chance_percent
 from lowdose.core.stats import fit_level_shift, t_cdf, t_quantile
 from lowdose.errors import InputError
 from lowdose.knowledge.instruments import load_instruments
@@ -356,3 +356,13 @@ def test_an_exact_fit_puts_all_probability_on_one_side_of_a_threshold():
 def test_t_functions_refuse_impossible_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize(("p", "shown"), [
+    (0.0, "<1 %"), (0.004, "<1 %"), (0.01, "1 %"), (0.564, "56 %"), (0.99, "99 %"),
+    (0.996, ">99 %"), (1.0, ">99 %"),
+])
+def test_a_chance_in_a_table_is_never_shown_as_a_certainty(p: float, shown: str) -> None:
+    # The same words as the summary ("less than 1 %", "more than 99 %"): tables in the CLI,
+    # the visit report and the web pages all use this.
+    assert chance_percent(p) == shown

@@ -159,17 +159,9 @@ def _value(text: str, line: int, instrument: Instrument | None) -> float:
     return value
 
 
-def _chance(p: float) -> str:
-    # Never "100%" or "0%": a chance is not a certainty (the summary says "more than 99 %").
-    if p < 0.01:
-        return "<1%"
-    if p > 0.99:
-        return ">99%"
-    return f"{round(p * 100)}%"
-
-
 def _show(data: dict[str, Any]) -> None:
     from lowdose.cli import render
+    from lowdose.core.outcomes import chance_percent
 
     render.heading(f"Is it working? Before vs after LDN started on {data['start']} "
                    f"(the first {data['onset_days']} days after the start are left out)")
@@ -184,7 +176,7 @@ def _show(data: dict[str, Any]) -> None:
         rows.append([
             m["measure"], f"{m['baseline_mean']:.1f}", f"{m['treatment_mean']:.1f}",
             f"{effect['estimate']:+.1f} ({interval['low']:+.1f} to {interval['high']:+.1f})",
-            None if p_mid is None else _chance(p_mid), m["n_days"],
+            None if p_mid is None else chance_percent(p_mid), m["n_days"],
         ])
     coverage = next((m["effect"]["interval"]["coverage"] for m in data["measures"]
                      if m["effect"]), 0.9)

@@ -280,6 +280,15 @@ def _days(n: int) -> str:
     return "1 day" if n == 1 else f"{n} days"
 
 
+def chance_percent(p: float) -> str:
+    """A probability for a table cell: never "0 %" or "100 %", which read as certainty."""
+    if p < 0.01:
+        return "<1 %"
+    if p > 0.99:
+        return ">99 %"
+    return f"{round(p * 100)} %"
+
+
 def _percent(p: float) -> str:
     if p < 0.01:
         return "less than 1 %"

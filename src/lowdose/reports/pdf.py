@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lowdose.core.outcomes import chance_percent
 from lowdose.reports import charts
 from lowdose.reports.model import MeasureRow, VisitReport
 
@@ -392,7 +393,7 @@ def _mid(m: MeasureRow) -> str:
 
 
 def _chance(p: float | None) -> str:
-    return "–" if p is None else f"{p * 100:.0f} %"
+    return "–" if p is None else chance_percent(p)
 
 
 def _better(direction: str | None) -> str:

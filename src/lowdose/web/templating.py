@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from lowdose import __version__
+from lowdose.core.outcomes import chance_percent
 from lowdose.knowledge.sources import Source, load_sources
 from lowdose.services.accounts import UserView
 from lowdose.services.errors import ServiceError
@@ -39,6 +40,7 @@ def _source(source_id: str) -> Source | None:
 # Templates cite with `source("id")` (see `_macros.html`): the citation comes from
 # knowledge/data/sources.toml, never from a copy in a template.
 environment.globals["source"] = _source
+environment.filters["chance"] = chance_percent
 
 # (label, path, roles that see it); the clinician and learn pages live on the same shell.
 NAVIGATION: tuple[tuple[str, str, frozenset[str]], ...] = (
