@@ -580,13 +580,19 @@ def _after_surgery_findings(profile: Profile, rules: ScreeningRules) -> Iterator
     for procedure in profile.procedures:
         recent = procedure.at < as_of and as_of.date() < procedure.at.date() + timedelta(days)
         if procedure.opioids_expected and recent:
-            name = procedure.name or "Surgery"
-            trigger = (f"{procedure.name or 'procedure'} at "
-                       f"{procedure.at.isoformat(timespec='minutes')}")
+            trigger, name = _procedure_words(procedure)
             yield _finding(rules.rules["after-surgery-opioids"], trigger, None,
-                           {"procedure": name[:1].upper() + name[1:],
+                           {"procedure": name,
                             "surgery_at": procedure.at.strftime("%Y-%m-%d %H:%M"),
                             "days": days})
+
+
+def _procedure_words(procedure: Procedure) -> tuple[str, str]:
+    """The finding's trigger ("knee replacement at 2025-06-04T08:00") and the procedure's
+    name to start a sentence with."""
+    name = procedure.name or "Surgery"
+    trigger = f"{procedure.name or 'procedure'} at {procedure.at.isoformat(timespec='minutes')}"
+    return trigger, name[:1].upper() + name[1:]
 
 
 def _hold_finding(plan: HoldPlan, procedure: Procedure, rules: ScreeningRules, *,
@@ -594,11 +600,10 @@ def _hold_finding(plan: HoldPlan, procedure: Procedure, rules: ScreeningRules, *
     """The hold before `procedure`; worded for someone who may not take LDN yet when the
     profile says nothing of LDN."""
     code = "perioperative-hold" if plan.can_meet_hold else "perioperative-hold-missed"
-    name = procedure.name or "Surgery"
-    values = {"procedure": name[:1].upper() + name[1:],
+    trigger, name = _procedure_words(procedure)
+    values = {"procedure": name,
               "surgery_at": plan.surgery_at.strftime("%Y-%m-%d %H:%M"),
               "last_dose_by": plan.last_dose_by.strftime("%Y-%m-%d %H:%M"),
               "hold_hours": f"{plan.hold_hours:g}"}
-    trigger = f"{procedure.name or 'procedure'} at {procedure.at.isoformat(timespec='minutes')}"
     return _finding(rules.rules[code], trigger, None, values,
                     variant=None if taking else "not-taking")
