@@ -199,7 +199,7 @@ def recognize(text: str | None, rxnorm: str | None,
         ldn_cue=_has(cues, vocabulary.text.ldn),
         sources=(matches[0].sources if len(matches) == 1
                  else tuple(dict.fromkeys(s for m in matches for s in m.sources))),
-        unread=_unread_partners(normalized, found, vocabulary),
+        unread=_unread_partners(normalized, tokens, found, vocabulary),
         allergy=_has(cues, vocabulary.text.allergy),
     )
 
@@ -264,10 +264,13 @@ _JOINS = frozenset("/+&")
 _JOIN_WORDS = frozenset({"and", "plus"})
 
 
-def _unread_partners(normalized: str, found: _Found,
+def _unread_partners(normalized: str, words: Tokens, found: _Found,
                      vocabulary: MedicineVocabulary) -> tuple[str, ...]:
     """Name-like words joined to a recognised name as a combination ("/", "+", "&", "and",
     "plus" between them) that are themselves no known name."""
+    if not found.hits or not (_JOINS.intersection(normalized) or
+                              _JOIN_WORDS.intersection(words)):
+        return ()  # nothing recognised, or nothing joined to it: most entries
     tokens, starts = token_spans(normalized)
     named = sorted({i for hit in found.hits for i in range(hit.start, hit.end)})
     doubtful = {m.words for m in found.ambiguous}
@@ -291,8 +294,9 @@ def _unread_partners(normalized: str, found: _Found,
 
 
 def _may_be_misspelt(word: str, vocabulary: MedicineVocabulary) -> bool:
-    return (word.isalpha() and len(word) >= vocabulary.matching.min_fuzzy_length
-            and word not in vocabulary.plain_words)
+    # Cheapest test first: this runs for every word of every entry.
+    return (len(word) >= vocabulary.matching.min_fuzzy_length
+            and word not in vocabulary.plain_words and word.isalpha())
 
 
 def _correct(tokens: Tokens, position: int, consumed: list[bool],

@@ -493,7 +493,10 @@ def _opioids_in_conditions(conditions: list[tuple[str, list[tuple[str, str]]]],
     for text, categories in conditions:
         said = {rule.code for category, _ in categories
                 for rule in rules.by_condition.get(category, ())}
-        if said & _OPIOID_CONDITION_RULES:
+        # Only an exact name counts, and every name starts with a word `longest_from` knows:
+        # most conditions name no medicine and need not be read as one.
+        if said & _OPIOID_CONDITION_RULES or not any(
+                word in knowledge.vocabulary.longest_from for word in tokenize(text)):
             continue
         try:
             rec = recognize(text, None, knowledge.vocabulary)
