@@ -31,3 +31,22 @@ def api(tmp_path_factory: pytest.TempPathFactory,
     app = create_app(settings_for(tmp_path_factory.mktemp("api-data")))
     with serve_app(app) as url, httpx.Client(base_url=url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def openapi(api: httpx.Client) -> dict[str, Any]:
+    """The server's OpenAPI document, read once."""
+    response = api.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def resolved(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with its `$ref`s followed within `document`."""
+    while "$ref" in schema:
+        node: Any = document
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema

@@ -5,30 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
-
-@pytest.fixture(scope="module")
-def document(api: httpx.Client) -> dict[str, Any]:
-    response = api.get("/api/v1/openapi.json")
-    assert response.status_code == 200
-    body: dict[str, Any] = response.json()
-    return body
+from api.conftest import resolved
 
 
-def resolved(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        node: Any = document
-        for part in schema["$ref"].removeprefix("#/").split("/"):
-            node = node[part]
-        schema = node
-    return schema
-
-
-def answer(document: dict[str, Any], path: str, method: str) -> dict[str, Any]:
-    content = document["paths"][path][method]["responses"]["200"]["content"]
-    return resolved(document, content["application/json"]["schema"])
+def answer(openapi: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    content = openapi["paths"][path][method]["responses"]["200"]["content"]
+    return resolved(openapi, content["application/json"]["schema"])
 
 
 @pytest.mark.parametrize(("path", "method", "fields"), [
@@ -40,19 +24,19 @@ def answer(document: dict[str, Any], path: str, method: str) -> dict[str, Any]:
     ("/api/v1/patients/{patient_id}/screen", "get",
      {"patient_id", "as_of", "verdict", "findings", "earliest_start", "perioperative"}),
 ])
-def test_fixed_point_answers_are_described(document: dict[str, Any], path: str, method: str,
+def test_fixed_point_answers_are_described(openapi: dict[str, Any], path: str, method: str,
                                            fields: set[str]) -> None:
-    schema = answer(document, path, method)
+    schema = answer(openapi, path, method)
     assert fields <= set(schema["properties"]), schema
     assert fields <= set(schema.get("required", [])), schema
 
 
-def test_the_token_type_is_bearer(document: dict[str, Any]) -> None:
-    token_type = answer(document, "/api/v1/auth/token", "post")["properties"]["token_type"]
+def test_the_token_type_is_bearer(openapi: dict[str, Any]) -> None:
+    token_type = answer(openapi, "/api/v1/auth/token", "post")["properties"]["token_type"]
     assert token_type.get("const") == "bearer" or token_type.get("enum") == ["bearer"]
 
 
-def test_the_patient_list_is_described_as_patients(document: dict[str, Any]) -> None:
-    schema = answer(document, "/api/v1/patients", "get")
+def test_the_patient_list_is_described_as_patients(openapi: dict[str, Any]) -> None:
+    schema = answer(openapi, "/api/v1/patients", "get")
     assert schema["type"] == "array"
-    assert {"id", "display_name"} <= set(resolved(document, schema["items"])["properties"])
+    assert {"id", "display_name"} <= set(resolved(openapi, schema["items"])["properties"])

@@ -16,14 +16,6 @@ from lowdose.api.app import create_app
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 
 
-@pytest.fixture(scope="module")
-def openapi(api: httpx.Client) -> dict[str, Any]:
-    response = api.get("/api/v1/openapi.json")
-    assert response.status_code == 200
-    document: dict[str, Any] = response.json()
-    return document
-
-
 def refs(node: Any) -> Iterator[str]:
     if isinstance(node, dict):
         for key, value in node.items():
