@@ -138,9 +138,16 @@ def test_late_plan_warns_the_team_that_blockade_may_remain() -> None:
 
 
 def test_late_plan_without_a_known_last_dose_says_so() -> None:
+    # The patient may have kept the hold: it cannot be confirmed, not "cannot be met", and
+    # the team gets the same precautions (whately-stead-2023).
     plan = hold(as_of=datetime(2025, 6, 11, 9, 0))
-    assert "time of the last dose was not given" in plan.surgical_team_note
-    assert "blockade" in plan.surgical_team_note
+    note = plan.surgical_team_note
+    assert "time of the last dose was not given" in note
+    assert "72-hour hold was kept for surgery at 2025-06-12 08:00 cannot be confirmed" in note
+    assert "If LDN was taken after 2025-06-08 22:00" in note
+    assert "cannot be met" not in note
+    for expected in ("blockade", "larger doses", "respiratory depression"):
+        assert expected in note
     assert {"naltrexone-label", "whately-stead-2023"} <= set(plan.sources)
 
 

@@ -201,7 +201,7 @@ def _team_note(
     elif can_meet:
         middle = (texts.planned,)
     else:
-        middle = (texts.last_taken if last_known else texts.last_unknown, texts.blockade)
+        middle = (texts.last_taken, texts.blockade) if last_known else (texts.last_unknown,)
     passages = (texts.intro, *middle, texts.restart)
     return Passage(
         text=" ".join(p.text.format_map(values) for p in passages),
