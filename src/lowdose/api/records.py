@@ -448,13 +448,9 @@ def screen_record(request: Request, db: DB, ctx: Ctx, patient_id: int,
         return screening.screen_patient(db, ctx, patient_id, as_of=as_of,
                                         hold_hours=settings.hold_hours).to_dict()
     except InputError as exc:
-        if as_of is None or exc.field != "age":
+        if as_of is None or exc.field != "as_of":
             raise
-        # The stored birth date is fine; the age it gives at the `as_of` sent is not.
-        born = patients.get_profile(db, ctx, patient_id).birth_date
-        raise InputError("query.as_of", f"{as_of.isoformat(timespec='minutes')} is outside "
-                                        f"the patient's life (born {born}): {exc.message}"
-                         ) from None
+        raise InputError("query.as_of", exc.message) from None  # the parameter sent
     except OverflowError:
         if as_of is None:
             raise

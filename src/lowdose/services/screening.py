@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from lowdose.core.screening import LdnUse, Medication, Procedure, Profile, ScreeningResult, screen
+from lowdose.errors import InputError
 from lowdose.knowledge.screening import load_screening_knowledge
 from lowdose.security.policy import PatientAction
 from lowdose.services._access import Access, patient_access
@@ -53,7 +54,17 @@ def screen_patient(db: Database, ctx: Context, patient_id: int, *,
         if zone is not None and moment.tzinfo is not None:
             moment = moment.astimezone(zone)
         profile = record_profile(access, moment.replace(tzinfo=None))
-        result = screen(profile, load_screening_knowledge(), hold_hours=hold_hours, zone=zone)
+        try:
+            result = screen(profile, load_screening_knowledge(), hold_hours=hold_hours,
+                            zone=zone)
+        except InputError as exc:
+            if exc.field != "age":
+                raise
+            # The stored birth date is fine; the age it gives at this moment is not.
+            born = load_profile(access).birth_date
+            raise InputError("as_of", f"{profile.as_of.isoformat(timespec='minutes')} is "
+                                      f"outside the patient's life (born {born}): "
+                                      f"{exc.message}") from None
         return RecordScreen(patient_id, profile, result)
 
 
