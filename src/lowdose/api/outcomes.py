@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lowdose.api.deps import DB, Ctx
 from lowdose.api.problems import documented
 from lowdose.core.nof1 import Arm
+from lowdose.core.outcomes import START_TOO_LATE
 from lowdose.errors import InputError
 from lowdose.services import courses, nof1, outcomes, panel
 
@@ -39,9 +40,7 @@ def patient_outcomes(
     except OverflowError:
         if start is None:
             raise
-        raise InputError("query.start", "is so late that the days after it left out while "
-                                        "LDN takes effect run past the end of the calendar "
-                                        "(year 9999)") from None
+        raise InputError("query.start", START_TOO_LATE) from None
 
 
 @router.get(PATIENT + "/flags", summary="Monitoring flags today, most severe first",

@@ -62,7 +62,7 @@ def analyze(
 def _run(diary: Path, start_text: str, onset_days: int | None,
          extra_dirs: list[Path]) -> dict[str, Any]:
     from lowdose.cli.inputs import parse_date
-    from lowdose.core.outcomes import analyze_outcomes
+    from lowdose.core.outcomes import START_TOO_LATE, analyze_outcomes
     from lowdose.knowledge.instruments import load_instruments
     from lowdose.knowledge.monitoring import load_monitoring_rules
 
@@ -75,9 +75,7 @@ def _run(diary: Path, start_text: str, onset_days: int | None,
         report = analyze_outcomes(rows, start=start, instruments=known,
                                   rules=load_monitoring_rules(), onset_days=onset_days)
     except OverflowError:
-        raise InputError("--start", f"{start.isoformat()} is so late that the days after it "
-                                    "left out while LDN takes effect run past the end of the "
-                                    "calendar (year 9999)") from None
+        raise InputError("--start", f"{start.isoformat()} {START_TOO_LATE}") from None
     return report.to_dict()
 
 

@@ -280,6 +280,11 @@ def _days(n: int) -> str:
     return "1 day" if n == 1 else f"{n} days"
 
 
+# Why a start date near year 9999 is refused (the analysis raises OverflowError there).
+START_TOO_LATE = ("is so late that the days after it left out while LDN takes effect run "
+                  "past the end of the calendar (year 9999)")
+
+
 def chance_percent(p: float) -> str:
     """A probability for a table cell: never "0 %" or "100 %", which read as certainty."""
     if p < 0.01:
