@@ -1,5 +1,5 @@
-"""`lowdose serve` for the HTTP benchmarks: a fresh server process on a free port, and the CPU
-time it (and its workers) spent, read from /proc."""
+"""`lowdose serve` (and the stack-floor app) for the HTTP benchmarks: a fresh server process on a
+free port, and the CPU time it (and its workers) spent, read from /proc."""
 
 from __future__ import annotations
 
@@ -37,22 +37,38 @@ def serving(data_dir: Path, workers: int, url: str | None = None) -> Iterator[tu
     and process id once it answers."""
     port = free_port()
     database = ["--database-url", url] if url else []
-    process = subprocess.Popen([str(LOWDOSE), "serve", "--port", str(port),
-                                "--workers", str(workers), *database],
-                               env=lowdose_env(data_dir),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with started([str(LOWDOSE), "serve", "--port", str(port), "--workers", str(workers),
+                  *database], lowdose_env(data_dir), port, "/api/v1/health") as pid:
+        yield port, pid
+
+
+@contextmanager
+def serving_floor(workers: int, url: str) -> Iterator[tuple[int, int]]:
+    """bench/floor_app.py (one INSERT a request through the same stack) on `url`."""
+    port = free_port()
+    with started([sys.executable, str(Path(__file__).with_name("floor_app.py")),
+                  "--port", str(port), "--workers", str(workers), "--database-url", url],
+                 dict(os.environ), port, "/openapi.json") as pid:
+        yield port, pid
+
+
+@contextmanager
+def started(argv: list[str], env: dict[str, str], port: int, probe: str) -> Iterator[int]:
+    """Run a server command; yield its process id once GET `probe` answers 200."""
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}{probe}").status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("lowdose serve did not start")
+                raise RuntimeError(f"{' '.join(argv[:2])} did not start")
             time.sleep(0.1)
-        yield port, process.pid
+        yield process.pid
     finally:
         process.terminate()
         try:
