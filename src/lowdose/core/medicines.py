@@ -178,6 +178,7 @@ def recognize(text: str | None, rxnorm: str | None,
     found = _find_names(tokens, vocabulary)
     matches = _concept_matches(found, vocabulary)
     cues = _scan(tokens, vocabulary)
+    text_cues = vocabulary.text
     route, form = _dosage(cues, vocabulary, product, matches)
     if product is not None:
         matches = [_product_match(product, vocabulary), *matches]
@@ -186,21 +187,25 @@ def recognize(text: str | None, rxnorm: str | None,
     ingredients = (matches[0].ingredients if len(matches) == 1
                    else tuple(dict.fromkeys(i for m in matches for i in m.ingredients)))
     status = AMBIGUOUS if found.ambiguous else MATCHED if matches else UNKNOWN
-    strengths = _strengths(normalized, found, matches, product, vocabulary)
-    stopped = _has(cues, vocabulary.text.stopped)
+    # Strengths and daily amounts both need these; most entries without a number skip both.
+    has_number = _DIGIT.search(normalized) is not None
+    stated = _stated_daily(normalized) if has_number else None
+    strengths = _strengths(normalized, has_number, stated, found, matches, product, vocabulary)
+    stopped = not text_cues.stopped.isdisjoint(cues)
     return Recognition(
         text=text, rxnorm=rxnorm, status=status, matches=tuple(matches),
         candidates=tuple(found.ambiguous), readings=readings, ingredients=ingredients,
         strengths=strengths,
-        daily=_daily(normalized, cues, strengths, primary, vocabulary),
+        daily=(_daily(normalized, stated, cues, strengths, primary, vocabulary)
+               if has_number else ()),
         route=route, form=form,
-        as_needed=_has(cues, vocabulary.text.as_needed),
+        as_needed=not text_cues.as_needed.isdisjoint(cues),
         stopped=stopped, stopped_on=_stop_date(normalized) if stopped else None,
-        ldn_cue=_has(cues, vocabulary.text.ldn),
+        ldn_cue=not text_cues.ldn.isdisjoint(cues),
         sources=(matches[0].sources if len(matches) == 1
                  else tuple(dict.fromkeys(s for m in matches for s in m.sources))),
         unread=_unread_partners(normalized, tokens, found, vocabulary),
-        allergy=_has(cues, vocabulary.text.allergy),
+        allergy=not text_cues.allergy.isdisjoint(cues),
     )
 
 
@@ -268,8 +273,8 @@ def _unread_partners(normalized: str, words: Tokens, found: _Found,
                      vocabulary: MedicineVocabulary) -> tuple[str, ...]:
     """Name-like words joined to a recognised name as a combination ("/", "+", "&", "and",
     "plus" between them) that are themselves no known name."""
-    if not found.hits or not (_JOINS.intersection(normalized) or
-                              _JOIN_WORDS.intersection(words)):
+    if not found.hits or not ("/" in normalized or "+" in normalized or "&" in normalized
+                              or not _JOIN_WORDS.isdisjoint(words)):
         return ()  # nothing recognised, or nothing joined to it: most entries
     tokens, starts = token_spans(normalized)
     named = sorted({i for hit in found.hits for i in range(hit.start, hit.end)})
@@ -415,25 +420,29 @@ def _readings(matches: list[ConceptMatch], route: str | None, form: str | None,
 # --- route, form, cues ---------------------------------------------------------------------
 
 
-def _scan(tokens: Tokens, vocabulary: MedicineVocabulary) -> list[tuple[int, Tokens]]:
-    """(position, phrase) of every form, route, frequency and cue phrase in the text."""
-    found: list[tuple[int, Tokens]] = []
+def _scan(tokens: Tokens, vocabulary: MedicineVocabulary) -> list[Tokens]:
+    """Every form, route, frequency and cue phrase in the text, in the order written.
+
+    Cue kinds held as sets are then tested with `isdisjoint` (one pass in C)."""
+    found: list[Tokens] = []
+    starting_with = vocabulary.text.starting_with
     for i, word in enumerate(tokens):
-        for phrase in vocabulary.text.starting_with.get(word, ()):
-            if tokens[i:i + len(phrase)] == phrase:
-                found.append((i, phrase))
+        phrases = starting_with.get(word)
+        if phrases:
+            for phrase in phrases:
+                if tokens[i:i + len(phrase)] == phrase:
+                    found.append(phrase)
     return found
 
 
-def _of(cues: list[tuple[int, Tokens]], kind: Container[Tokens]) -> list[Tokens]:
-    return [phrase for _, phrase in cues if phrase in kind]
+def _first(cues: list[Tokens], kind: Container[Tokens]) -> Tokens | None:
+    for phrase in cues:
+        if phrase in kind:
+            return phrase
+    return None
 
 
-def _has(cues: list[tuple[int, Tokens]], kind: Container[Tokens]) -> bool:
-    return any(phrase in kind for _, phrase in cues)
-
-
-def _dosage(cues: list[tuple[int, Tokens]], vocabulary: MedicineVocabulary,
+def _dosage(cues: list[Tokens], vocabulary: MedicineVocabulary,
             product: RxNormProduct | None,
             matches: list[ConceptMatch]) -> tuple[str | None, str | None]:
     """Route and form: an RxNorm product says them; otherwise the words of the text do, and
@@ -441,9 +450,9 @@ def _dosage(cues: list[tuple[int, Tokens]], vocabulary: MedicineVocabulary,
     if product is not None and product.form:
         return product.route, product.form
     text = vocabulary.text
-    forms, routes = _of(cues, text.forms), _of(cues, text.routes)
-    form, usual_route = text.forms[forms[0]] if forms else (None, None)
-    route = text.routes[routes[0]] if routes else None
+    form_phrase, route_phrase = _first(cues, text.forms), _first(cues, text.routes)
+    form, usual_route = text.forms[form_phrase] if form_phrase else (None, None)
+    route = text.routes[route_phrase] if route_phrase else None
     brands = [vocabulary.concepts[m.concept] for m in matches if m.brand]
     brand = brands[0] if len(brands) == 1 else None
     if route is None and brand is not None and form in (None, brand.form):
@@ -470,8 +479,10 @@ def _stop_date(text: str) -> date | None:
 _DIGIT = re.compile(r"\d")
 _SEPARATOR = re.compile(r"[/-]")
 _NUMBER = r"\d+(?:\.\d+)?"
+# A number not joined to one before it ("5/325" is read whole, never as "325"). The digit is
+# matched before the look-behind so the regex engine can skip straight to digits.
 _STRENGTH = re.compile(
-    rf"(?<![\d.#/-])(?P<values>{_NUMBER}(?:\s*[/-]\s*{_NUMBER})*)\s*"
+    rf"(?P<values>\d(?<![\d.#/-]\d)\d*(?:\.\d+)?(?:\s*[/-]\s*{_NUMBER})*)\s*"
     r"(?P<unit>mg/ml|mg/5\s*ml|mcg/h(?:r|our)?|µg/h(?:r|our)?|ug/h(?:r|our)?|mg/h(?:r)?|"
     r"mg|mcg|µg|ug|g|iu)?(?![a-z/])",
 )
@@ -516,15 +527,16 @@ def _unit(raw: str | None) -> str | None:
     return _UNIT_NAMES.get(unit, unit)
 
 
-def _strengths(text: str, found: _Found, matches: list[ConceptMatch],
-               product: RxNormProduct | None,
+def _strengths(text: str, has_number: bool, stated: re.Match[str] | None, found: _Found,
+               matches: list[ConceptMatch], product: RxNormProduct | None,
                vocabulary: MedicineVocabulary) -> tuple[Strength, ...]:
-    """Strengths as written, each given to its ingredient; else a product's fixed ones."""
+    """Strengths as written, each given to its ingredient; else a product's fixed ones.
+    `stated`: the daily total written in `text`, if any."""
     if product is not None and product.strengths:
         return tuple(Strength(s.ingredient, s.value, s.unit) for s in product.strengths)
     written: list[Strength] = []
-    if _DIGIT.search(text):
-        if _stated_daily(text):
+    if has_number:
+        if stated:
             # Daily totals ("60-100 mg/day") are not strengths; blank them, keeping offsets.
             text = _DAILY.sub(lambda m: " " * len(m.group(0)), text)
         written = _written_strengths(text, found, matches, vocabulary)
@@ -608,7 +620,7 @@ def _stated_daily(text: str) -> re.Match[str] | None:
     return _DAILY.search(text)
 
 
-def _doses_per_day(text: str, cues: list[tuple[int, Tokens]],
+def _doses_per_day(text: str, cues: list[Tokens],
                    vocabulary: MedicineVocabulary) -> tuple[float, float] | None:
     # Cheap word checks first: most entries have no such schedule to search for.
     every = _EVERY_HOURS.search(text) if "every" in text or "q" in text else None
@@ -621,21 +633,21 @@ def _doses_per_day(text: str, cues: list[tuple[int, Tokens]],
     if times:
         n = _number(times.group("n") or times.group("after"))
         return n, n
-    phrases = _of(cues, vocabulary.text.frequency)
+    frequency = vocabulary.text.frequency
+    phrases = [phrase for phrase in cues if phrase in frequency]
     if phrases:
         # Prefer the longest phrase ("three times a day" over "a day").
-        n = vocabulary.text.frequency[max(phrases, key=len)]
+        n = frequency[max(phrases, key=len)]
         return n, n
     return None
 
 
-def _daily(text: str, cues: list[tuple[int, Tokens]], strengths: tuple[Strength, ...],
-           primary: tuple[str, ...], vocabulary: MedicineVocabulary) -> tuple[DailyAmount, ...]:
-    """Milligrams a day: as stated ("60-100 mg/day"), else strength × units per dose ×
-    doses a day, as a range when the schedule is one ("1-2 tabs q4-6h")."""
-    if not _DIGIT.search(text):
-        return ()
-    stated = _stated_daily(text)
+def _daily(text: str, stated: re.Match[str] | None, cues: list[Tokens],
+           strengths: tuple[Strength, ...], primary: tuple[str, ...],
+           vocabulary: MedicineVocabulary) -> tuple[DailyAmount, ...]:
+    """Milligrams a day: as stated ("60-100 mg/day", `stated`), else strength × units per
+    dose × doses a day, as a range when the schedule is one ("1-2 tabs q4-6h"). Only for
+    text with a number in it."""
     if stated:
         factor = _TO_MG[_unit(stated.group("unit")) or "mg"]
         low = float(stated.group("low")) * factor
