@@ -9,7 +9,7 @@ misspelt word is close to names of different classes the result is `ambiguous`, 
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,6 +18,7 @@ from lowdose.errors import InputError
 from lowdose.knowledge.medicines import (
     Concept,
     MedicineVocabulary,
+    NameHit,
     RxNormProduct,
     Tokens,
     normalize,
@@ -230,36 +231,43 @@ class _Found:
 
 def _find_names(tokens: Tokens, vocabulary: MedicineVocabulary) -> _Found:
     found = _Found()
-    consumed = [False] * len(tokens)
-    longest_from = vocabulary.longest_from
+    count = len(tokens)
+    consumed = [False] * count
+    longest_from, names = vocabulary.longest_from, vocabulary.names
     i = 0
-    while i < len(tokens):
-        span = _longest_name(tokens, i, vocabulary) if tokens[i] in longest_from else None
+    while i < count:
+        longest = longest_from.get(tokens[i])
+        span = _longest_name(tokens, i, longest, names) if longest else None
         if span is None:
             i += 1
             continue
         end, hits = span
+        words = " ".join(tokens[i:end])
         for hit in hits:
             confidence = vocabulary.matching.misspelling_confidence if hit.misspelling else 1.0
-            found.hits.append(_Hit(i, end, hit.concept, EXACT, confidence,
-                                   " ".join(tokens[i:end])))
+            found.hits.append(_Hit(i, end, hit.concept, EXACT, confidence, words))
         consumed[i:end] = [True] * (end - i)
         i = end
+    # _may_be_misspelt inlined: this runs for every word of every entry.
+    min_length, plain = vocabulary.matching.min_fuzzy_length, vocabulary.plain_words
     for position, word in enumerate(tokens):
-        if not consumed[position] and _may_be_misspelt(word, vocabulary):
+        if (not consumed[position] and len(word) >= min_length and word not in plain
+                and word.isalpha()):
             _correct(tokens, position, consumed, vocabulary, found)
     absent = vocabulary.text.absent_after
-    found.hits = [h for h in found.hits if h.end >= len(tokens) or tokens[h.end] not in absent]
+    if found.hits and not absent.isdisjoint(tokens):  # "codeine-free": rare
+        found.hits = [h for h in found.hits if h.end >= count or tokens[h.end] not in absent]
     if len(found.hits) > 1:
         found.hits.sort(key=lambda h: (h.start, h.concept))
     return found
 
 
-def _longest_name(tokens: Sequence[str], start: int,
-                  vocabulary: MedicineVocabulary) -> tuple[int, Any] | None:
-    longest = vocabulary.longest_from.get(tokens[start], 0)
+def _longest_name(tokens: Tokens, start: int, longest: int,
+                  names: Mapping[Tokens, tuple[NameHit, ...]]
+                  ) -> tuple[int, tuple[NameHit, ...]] | None:
+    """The longest name starting at `start`; `longest`: most words a name has from there."""
     for n in range(min(longest, len(tokens) - start), 0, -1):
-        hits = vocabulary.names.get(tuple(tokens[start:start + n]))
+        hits = names.get(tokens[start:start + n])
         if hits:
             return start + n, hits
     return None
@@ -367,6 +375,9 @@ def _match(concept: Concept, method: str, confidence: float, words: str) -> Conc
 
 
 def _concept_matches(found: _Found, vocabulary: MedicineVocabulary) -> list[ConceptMatch]:
+    if len(found.hits) == 1:  # the usual case: one name
+        hit = found.hits[0]
+        return [_match(vocabulary.concepts[hit.concept], hit.method, hit.confidence, hit.words)]
     best: dict[str, ConceptMatch] = {}
     for hit in found.hits:
         concept = vocabulary.concepts[hit.concept]
@@ -396,12 +407,12 @@ def _readings(matches: list[ConceptMatch], route: str | None, form: str | None,
     together as one product ("buprenorphine/naloxone film"), unless they only spell out
     the ingredients of a product already named ("Norco (hydrocodone/APAP)").
     """
-    products = [m for m in matches if m.brand or m.method == RXNORM]
     if len(matches) == 1:  # the usual case: one product or one substance named
         only = matches[0]
-        if only in products:
+        if only.brand or only.method == RXNORM:
             return (Reading(only.cls, only.primary, (only.brand,) if only.brand else ()),)
         return (Reading(vocabulary.classify(only.ingredients, route, form), only.primary, ()),)
+    products = [m for m in matches if m.brand or m.method == RXNORM]
     in_products = {i for m in products for i in m.ingredients}
     loose = tuple(dict.fromkeys(i for m in matches if m not in products
                                 for i in m.ingredients if i not in in_products))
