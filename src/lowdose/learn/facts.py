@@ -6,10 +6,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from lowdose.knowledge.evidence import untraceable_percentages
 from lowdose.knowledge.guide import NOT_FOUND, Statement
 from lowdose.knowledge.sources import Source, Sources
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -66,3 +69,24 @@ def cited_ids(node: Any) -> tuple[str, ...]:
 
 def cited_sources(node: Any, sources: Sources) -> tuple[Source, ...]:
     return tuple(sources.by_id[i] for i in cited_ids(node))
+
+
+def untraceable(node: Any, sources: Sources) -> tuple[tuple[str, Fact], ...]:
+    """(percentage, fact) for every percentage a page model shows that none of the fact's
+    cited sources holds; a fact citing nothing can back no percentage at all. Quoted claims
+    are not facts and are not walked (clinical-facts §4: untraceable figures are not shown
+    as facts)."""
+    found = []
+    for fact in facts_in(node):
+        cited = [sources.by_id[i] for i in fact.sources if i in sources.by_id]
+        found += [(p, fact) for p in untraceable_percentages([fact.text], cited)]
+    return tuple(found)
+
+
+def require_traceable(node: T, sources: Sources) -> T:
+    """`node` itself, or ValueError naming the first untraceable percentage it shows."""
+    bad = untraceable(node, sources)
+    if bad:
+        percentage, fact = bad[0]
+        raise ValueError(f"percentage {percentage!r} is not in any cited source: {fact.text!r}")
+    return node

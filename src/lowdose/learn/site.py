@@ -23,7 +23,7 @@ from lowdose.knowledge.screening import ScreeningKnowledge, load_screening_knowl
 from lowdose.knowledge.sources import Source, Sources, load_sources
 from lowdose.learn import evidence as ev
 from lowdose.learn import pages
-from lowdose.learn.facts import cited_sources
+from lowdose.learn.facts import cited_sources, require_traceable
 from lowdose.learn.search import SearchResults, search
 
 
@@ -97,14 +97,15 @@ def _page(slug: str) -> pages.Page | None:
         "claims": lambda: ev.claims_page(k.evidence, k.guide),
     }
     build = builders.get(slug)
-    return build() if build else None
+    return require_traceable(build(), k.sources) if build else None
 
 
 @cache
 def _condition(condition_id: str) -> ev.ConditionPage | None:
     k = knowledge()
     found = k.evidence.condition(condition_id)
-    return None if found is None else ev.condition_page(found, k.guide)
+    return None if found is None else require_traceable(ev.condition_page(found, k.guide),
+                                                        k.sources)
 
 
 def slugs() -> tuple[str, ...]:
@@ -119,8 +120,8 @@ def sources_of(model: object) -> tuple[Source, ...]:
 
 def find(query: str, as_of: datetime) -> SearchResults:
     k = knowledge()
-    return search(query, as_of=as_of, evidence=k.evidence, guide=k.guide,
-                  screening=k.screening)
+    return require_traceable(search(query, as_of=as_of, evidence=k.evidence, guide=k.guide,
+                                    screening=k.screening), k.sources)
 
 
 @cache
@@ -132,4 +133,6 @@ def _handout_pdf(condition_id: str) -> bytes | None:
     if found is None or not isinstance(about, pages.AboutPage) \
             or not isinstance(safety, pages.SafetyPage):
         return None
-    return render_pdf(handout_for(found, about, safety, knowledge().sources.by_id))
+    sources = knowledge().sources
+    return render_pdf(require_traceable(handout_for(found, about, safety, sources.by_id),
+                                        sources))
