@@ -10,6 +10,7 @@ so `lowdose screen` starts fast (design §4).
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -28,6 +29,7 @@ app = typer.Typer(
     # Bad input never reaches a traceback (main() reports it); what remains is a bug, and a
     # plain traceback is the clearest report of one.
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 app.command("screen")(screen.screen)
 app.command("plan")(regimens.plan)
@@ -45,11 +47,14 @@ app.command("calendar")(calendar.calendar)
 
 
 @app.command()
-def version() -> None:
+def version(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+            ) -> None:
     """Print the lowdose version."""
+    import json
+
     from lowdose import __version__
 
-    typer.echo(__version__)
+    typer.echo(json.dumps({"version": __version__}) if json_output else __version__)
 
 
 def main() -> None:
