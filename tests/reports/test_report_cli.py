@@ -119,6 +119,19 @@ def test_diary_export_then_import_into_another_record(
         (date(2025, 5, 30), {"pain": 6}), (date(2025, 5, 31), {"pain": 5})]
 
 
+def test_diary_export_as_json_gives_the_check_ins_as_the_api_does(
+        cast: Cast, lowdose: Callable[..., Any], env: dict[str, str]) -> None:
+    # design §3.3: every command has --json; the objects are §3.4's check-ins.
+    _diary(cast)
+    run = lowdose("diary", "export", str(cast.ids.alice), "--as", "carol", "--from",
+                  "2025-05-31", "--json", env=env)
+    assert run.code == 0, run.stderr
+    stored = checkins.list_checkins(cast.db, cast.ctx("clinician"), cast.ids.alice,
+                                    date_from=date(2025, 5, 31))
+    assert run.json() == [c.to_dict() for c in stored]
+    assert [(c["date"], c["ratings"]) for c in run.json()] == [("2025-05-31", {"pain": 5})]
+
+
 def test_a_bad_file_prints_every_bad_line_and_stores_nothing(
         cast: Cast, lowdose: Callable[..., Any], env: dict[str, str],
         tmp_path: Path) -> None:

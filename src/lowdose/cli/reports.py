@@ -107,14 +107,22 @@ def diary_export(
     date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")] = None,
     password_stdin: PasswordStdin = False,
     totp_code: Code = None,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Write the check-ins as JSON, as the API gives them, instead of CSV.")]
+    = False,
     database: DatabaseUrl = None,
 ) -> None:
-    """Write the diary as CSV: one row per check-in, ratings as ratings.<measure> columns."""
-    from lowdose.services import diary_csv
+    """Write the diary as CSV: one row per check-in, ratings as ratings.<measure> columns
+    (with --json: the check-ins as JSON)."""
+    from lowdose.services import checkins, diary_csv
 
     first, last = _day("--from", date_from), _day("--to", date_to)
     with signed_in(database, as_user, password_stdin, totp_code) as (db, ctx):
-        text = diary_csv.export_diary(db, ctx, patient, date_from=first, date_to=last)
+        if json_out:
+            text = json.dumps([c.to_dict() for c in checkins.list_checkins(
+                db, ctx, patient, date_from=first, date_to=last)]) + "\n"
+        else:
+            text = diary_csv.export_diary(db, ctx, patient, date_from=first, date_to=last)
     _write(out, text.encode("utf-8"))
 
 
