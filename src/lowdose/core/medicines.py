@@ -562,10 +562,11 @@ def _written_strengths(text: str, found: _Found, matches: list[ConceptMatch],
     written: list[Strength] = []
     offsets: tuple[int, ...] | None = None
     for m in _STRENGTH.finditer(text):
-        values_text = m.group("values").replace(" ", "")
+        values_text, raw_unit = m.group("values", "unit")
+        values_text = values_text.replace(" ", "")
         values = ([float(values_text)] if values_text.isdigit()
                   else [float(v) for v in _SEPARATOR.split(values_text)])
-        unit = _unit(m.group("unit"))
+        unit = _unit(raw_unit)
         if unit is None and len(values) < 2:
             continue  # a bare number is a count or a time, not a strength
         hits = found.hits
@@ -575,7 +576,11 @@ def _written_strengths(text: str, found: _Found, matches: list[ConceptMatch],
         # "5-325" is a combination only where it fits one; "5-10 mg" is a range of doses.
         targets = _strength_targets(values, hits, matches, vocabulary,
                                     strict="-" in values_text)
-        if targets is not None:
+        if targets is None:
+            continue
+        if len(values) == 1:  # the usual case
+            written.append(Strength(targets[0], values[0], unit or "mg"))
+        else:
             written.extend(Strength(i, v, unit or "mg")
                            for i, v in zip(targets, values, strict=True))
     return written
@@ -592,9 +597,11 @@ def _strength_targets(values: list[float], hits: list[_Hit], matches: list[Conce
     significant ingredient. `strict`: only a fit with the substances or with a combination
     on the market counts.
     """
+    if len(values) == 1 and not strict and hits:
+        last = vocabulary.concepts[hits[-1].concept].ingredients
+        if len(last) == 1:
+            return last  # "metformin 500 mg", "Ultram 50 mg"
     named = [vocabulary.concepts[h.concept] for h in hits]
-    if len(values) == 1 and not strict and named and len(named[-1].ingredients) == 1:
-        return named[-1].ingredients  # "metformin 500 mg", "Ultram 50 mg"
     loose = list(dict.fromkeys(i for c in named if not c.brand for i in c.ingredients))
     brands = [vocabulary.concepts[m.concept] for m in matches if m.brand
               and m.concept in vocabulary.concepts]
@@ -640,7 +647,9 @@ def _doses_per_day(text: str, cues: list[Tokens],
         high_h = float(every.group("high") or low_h)
         if low_h > 0 and high_h > 0:
             return 24 / high_h, 24 / low_h
-    times = _TIMES_A_DAY.search(text) if "times" in text or "x" in text else None
+    times = (_TIMES_A_DAY.search(text)
+             if ("times" in text or "x" in text) and ("day" in text or "daily" in text)
+             else None)
     if times:
         n = _number(times.group("n") or times.group("after"))
         return n, n
@@ -665,7 +674,8 @@ def _daily(text: str, stated: re.Match[str] | None, cues: list[Tokens],
         high = float(stated.group("high") or stated.group("low")) * factor
         target = primary[0] if primary else (strengths[0].ingredient if strengths else None)
         return (DailyAmount(target, low, high),) if target else ()
-    if not any(s.unit in _TO_MG for s in strengths):
+    in_mass = [s for s in strengths if s.unit in _TO_MG]
+    if not in_mass:
         return ()
     units = (_UNITS_PER_DOSE.search(text)
              if "tab" in text or "cap" in text or "pill" in text else None)
@@ -680,5 +690,5 @@ def _daily(text: str, stated: re.Match[str] | None, cues: list[Tokens],
     return tuple(
         DailyAmount(s.ingredient, s.value * _TO_MG[s.unit] * per_dose[0] * per_day[0],
                     s.value * _TO_MG[s.unit] * per_dose[1] * per_day[1])
-        for s in strengths if s.unit in _TO_MG
+        for s in in_mass
     )
