@@ -91,8 +91,9 @@ def _schedule(p: Protocol) -> str:
     liquid = f", as a {p.liquid_mg_per_ml:g} mg/mL liquid" if p.liquid_mg_per_ml else ""
     if p.step_mg is None or p.every_days is None:
         return f"{p.start_mg:g} mg a day from the first day{liquid}."
-    return (f"Start at {p.start_mg:g} mg a day and add {p.step_mg:g} mg every {p.every_days} "
-            f"days up to {p.target_mg:g} mg{liquid}.")
+    # Described, not ordered: a published schedule is discussed with the prescriber (§1b).
+    return (f"Starts at {p.start_mg:g} mg a day and adds {p.step_mg:g} mg every "
+            f"{p.every_days} days up to {p.target_mg:g} mg{liquid}.")
 
 
 def _preset(p: Protocol) -> Preset:
