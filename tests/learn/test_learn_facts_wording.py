@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from lowdose.knowledge.evidence import ConditionEvidence
 from lowdose.learn import pages, site
 from lowdose.learn.facts import Fact, facts_in
 
@@ -76,9 +77,9 @@ def test_timing_changes_are_discussed_with_the_prescriber(key: str) -> None:
 
 
 @pytest.mark.parametrize("condition", K.evidence.conditions, ids=lambda c: c.id)
-def test_every_condition_summary_sends_the_reader_to_a_clinician(condition: object) -> None:
-    summary = getattr(condition, "summary")
-    assert ASK.search(summary), summary
+def test_every_condition_summary_sends_the_reader_to_a_clinician(
+        condition: ConditionEvidence) -> None:
+    assert ASK.search(condition.summary), condition.summary
 
 
 def test_published_schedules_are_described_not_ordered() -> None:
