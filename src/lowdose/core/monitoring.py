@@ -27,11 +27,12 @@ from lowdose.knowledge.evidence import (
     FreeText,
     RedFlag,
     SideEffectCourse,
-    mentions,
     normalise,
+    red_flag_vocabulary,
     red_flags_for,
     red_flags_in_note,
     side_effect_for,
+    vocabulary,
 )
 from lowdose.knowledge.evidence import SideEffect as KnownEffect
 from lowdose.knowledge.instruments import Instrument
@@ -103,8 +104,10 @@ def _red(name: str, course: SideEffectCourse) -> tuple[RedFlag, ...]:
 
 @lru_cache(maxsize=4096)
 def _signs(name: str, signs: tuple[tuple[str, ...], ...]) -> frozenset[str]:
-    """The withdrawal signs an entry names, each by its first wording."""
-    return frozenset(sign[0] for sign in signs if any(mentions(name, w) for w in sign))
+    """The withdrawal signs an entry names, each by its first wording; plurals and
+    misspellings count ("sweats", "vomitting")."""
+    entry = FreeText(name, vocabulary(tuple(w for sign in signs for w in sign)))
+    return frozenset(sign[0] for sign in signs if any(entry.contains(w) for w in sign))
 
 
 class _Names:
@@ -137,8 +140,9 @@ class _Names:
     def in_note(self, note: str) -> tuple[tuple[tuple[RedFlag, str], ...], frozenset[str]]:
         """The red flags and withdrawal signs a note affirms. Not memoised across calls, so
         no patient's note outlives the call in a process-wide cache."""
-        signs, text = self.rules.red_flags.withdrawal_cluster.signs, FreeText(note)
-        return (red_flags_in_note(note, self.course),
+        signs = self.rules.red_flags.withdrawal_cluster.signs
+        text = FreeText(note, vocabulary(tuple(w for sign in signs for w in sign)))
+        return (red_flags_in_note(note, self.course, red_flag_vocabulary(self.course)),
                 frozenset(s[0] for s in signs if any(text.affirms(w) for w in s)))
 
     def run_key(self, name: str) -> str:

@@ -63,22 +63,96 @@ def _words(phrase: str) -> tuple[str, ...]:
     return tuple(normalise(phrase).split())
 
 
-class FreeText:
-    """A note split into clauses of normalised words once, to test many phrases against."""
+# Patients pluralise and misspell what they write ("rashes", "Jaundise", "withdrawl"). Phrases
+# that must not be missed (red flags) are matched word by word against a vocabulary: a written
+# word also counts as a phrase word that is its singular or plural, or, for phrase words of
+# FUZZY_MIN letters or more, one typing slip away (a letter missing, extra, wrong or two
+# letters swapped). Short words must match exactly: "rash", "dark" and "pain" have too many
+# one-letter neighbours.
+FUZZY_MIN = 7
 
-    def __init__(self, text: str) -> None:
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+def _number_forms(word: str) -> set[str]:
+    """The other grammatical number of a word: "rash" ↔ "rashes", "lips" ↔ "lip"."""
+    if len(word) < 3:
+        return set()
+    forms = {word + "s", word + "es"}
+    if word.endswith("y"):
+        forms.add(word[:-1] + "ies")
+    if word.endswith("ies"):
+        forms.add(word[:-3] + "y")
+    if word.endswith("es"):
+        forms.add(word[:-2])
+    if word.endswith("s") and not word.endswith("ss"):
+        forms.add(word[:-1])
+    return forms
+
+
+class Vocabulary:
+    """The words of a set of phrases, and which of them a written word can stand for."""
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        self.words = frozenset(w for p in phrases for w in _words(p))
+        self._forms: dict[str, set[str]] = {}
+        self._slips: dict[str, set[str]] = {}
+        for word in self.words:
+            for form in _number_forms(word):
+                self._forms.setdefault(form, set()).add(word)
+            if len(word) >= FUZZY_MIN:
+                for slip in _deletions(word):
+                    self._slips.setdefault(slip, set()).add(word)
+
+    def meanings(self, word: str) -> frozenset[str]:
+        """`word` itself and every vocabulary word it may be a form or a misspelling of."""
+        found = {word, *self._forms.get(word, ())}
+        if len(word) >= FUZZY_MIN - 1:
+            found.update(self._slips.get(word, ()))  # a letter missing
+            for shorter in _deletions(word):
+                if len(shorter) >= FUZZY_MIN and shorter in self.words:
+                    found.add(shorter)  # a letter too many
+                found.update(self._slips.get(shorter, ()))  # a wrong or swapped letter
+        return frozenset(found)
+
+
+@cache
+def vocabulary(phrases: tuple[str, ...]) -> Vocabulary:
+    return Vocabulary(phrases)
+
+
+class FreeText:
+    """A note split into clauses of normalised words once, to test many phrases against.
+    With a vocabulary, each word also stands for the vocabulary words it is a form or a
+    misspelling of."""
+
+    def __init__(self, text: str, words: Vocabulary | None = None) -> None:
         self.clauses = tuple(tuple(normalise(c).split()) for c in _CLAUSES.split(text.casefold()))
-        self.words = frozenset(w for clause in self.clauses for w in clause)
+        self.meanings = tuple(
+            tuple(frozenset((w,)) if words is None else words.meanings(w) for w in clause)
+            for clause in self.clauses)
+        self.words = frozenset(m for clause in self.meanings for ms in clause for m in ms)
 
     def affirms(self, phrase: str) -> bool:
         """Whether the text mentions `phrase` as whole words without denying it."""
+        return self._find(phrase, deny=True)
+
+    def contains(self, phrase: str) -> bool:
+        """Whether the text mentions `phrase` as whole words, denied or not."""
+        return self._find(phrase, deny=False)
+
+    def _find(self, phrase: str, *, deny: bool) -> bool:
         wanted = _words(phrase)
         n = len(wanted)
         if n == 0 or not self.words.issuperset(wanted):
             return False  # the usual case, found without sliding over the clauses
         return any(
-            words[i:i + n] == wanted and not NEGATORS & set(words[max(0, i - NEGATION_REACH):i])
-            for words in self.clauses for i in range(len(words) - n + 1))
+            all(w in meant[i + k] for k, w in enumerate(wanted))
+            and not (deny and NEGATORS & set(words[max(0, i - NEGATION_REACH):i]))
+            for words, meant in zip(self.clauses, self.meanings, strict=True)
+            for i in range(len(words) - n + 1))
 
 
 def _best_phrase(text: str, phrases: Iterable[str]) -> int:
@@ -460,9 +534,17 @@ def side_effect_for(text: str, course: SideEffectCourse | None = None) -> SideEf
     return best
 
 
-def red_flags_in_note(note: str, course: SideEffectCourse) -> tuple[tuple[RedFlag, str], ...]:
-    """Every red flag a free-text note affirms, each with the first trigger phrase found."""
-    text, found = FreeText(note), []
+def red_flag_vocabulary(course: SideEffectCourse,
+                        extra: Iterable[str] = ()) -> Vocabulary:
+    """The words of every red-flag trigger (and `extra` phrases), to read diary text with."""
+    return vocabulary((*(t for f in course.red_flags for t in f.triggers), *extra))
+
+
+def red_flags_in_note(note: str, course: SideEffectCourse,
+                      words: Vocabulary | None = None) -> tuple[tuple[RedFlag, str], ...]:
+    """Every red flag a free-text note affirms, each with the first trigger phrase found.
+    Plurals and misspellings of the trigger words count (see `Vocabulary`)."""
+    text, found = FreeText(note, words or red_flag_vocabulary(course)), []
     for flag in course.red_flags:
         phrase = next((t for t in flag.triggers if text.affirms(t)), None)
         if phrase is not None:
@@ -471,7 +553,9 @@ def red_flags_in_note(note: str, course: SideEffectCourse) -> tuple[tuple[RedFla
 
 
 def red_flags_for(text: str, course: SideEffectCourse | None = None) -> tuple[RedFlag, ...]:
-    """Every red flag whose trigger phrases occur in a diary entry, in file order."""
+    """Every red flag whose trigger phrases occur in a diary entry, in file order. Plurals
+    and misspellings of the trigger words count (see `Vocabulary`)."""
     text = _required_text(text, "side_effect")
-    flags = (course or load_side_effects()).red_flags
-    return tuple(f for f in flags if any(mentions(text, t) for t in f.triggers))
+    course = course or load_side_effects()
+    entry = FreeText(text, red_flag_vocabulary(course))
+    return tuple(f for f in course.red_flags if any(entry.contains(t) for t in f.triggers))
