@@ -268,14 +268,16 @@ def _side_effects(recent: Sequence[CheckIn], runs: Sequence[EffectRun],
             flags.append(Flag("side-effect-severe", "attention",
                               side.severe_reason.format(**fields, day=run.last.isoformat()),
                               sources, run.last))
-        if known is None or change is None:
-            flags.append(Flag("side-effect-unlinked", "info",
-                              side.unlinked_reason.format(**fields), sources, run.last))
-        elif run.days > expected:
+        if known is not None and run.days > expected:
+            # A listed effect outlasting its course needs attention even when the diary does
+            # not show the dose change it followed (the start may be older than the window).
             # Evening sleep trouble gets the more specific morning-dosing suggestion instead.
             if not (sleep and evening):
                 flags.append(Flag("side-effect-persisting", "attention",
                                   side.persisting_reason.format(**fields), sources, run.last))
+        elif known is None or change is None:
+            flags.append(Flag("side-effect-unlinked", "info",
+                              side.unlinked_reason.format(**fields), sources, run.last))
         else:
             flags.append(Flag("side-effect-expected", "info",
                               side.expected_reason.format(**fields), sources, run.last))
