@@ -241,7 +241,8 @@ def _medication_findings(med: Medication, rec: Recognition, profile: Profile,
     if rec.status in (UNKNOWN, AMBIGUOUS) or rec.unread:
         yield _unrecognised(med, rec, rules)
     stopped = rec.stopped or (med.stopped is not None and med.stopped <= profile.as_of.date())
-    opioid = [c for c in rec.classes if c in rules.opioid_classes]
+    classes = rec.classes
+    opioid = [c for c in classes if c in rules.opioid_classes]
     if opioid and rec.allergy and len(rec.matches) == 1:
         # "Allergic to codeine" is not codeine being taken: no contraindication, but a check.
         # With a second medicine in the entry it is unclear which is which: the opioid counts.
@@ -251,10 +252,12 @@ def _medication_findings(med: Medication, rec: Recognition, profile: Profile,
         yield from _opioid_findings(med, rec, opioid, stopped, profile, rules)
     if stopped:
         return  # a stopped medicine matters only as a recent opioid
-    for cls in rec.classes:
+    for cls in classes:
         if cls not in rules.opioid_classes:
             yield from _class_findings(cls, med, rec, profile, rules)
-    named = {rule.code: rule for i in rec.ingredients for rule in rules.by_ingredient.get(i, ())}
+    by_ingredient = rules.by_ingredient
+    named = {rule.code: rule for i in rec.ingredients if i in by_ingredient
+             for rule in by_ingredient[i]}
     for rule in named.values():
         yield _finding(rule, _trigger(med), rec.label(), {})
 
@@ -348,13 +351,16 @@ def _patch(rec: Recognition, rules: ScreeningRules) -> Patch | None:
 
 def _class_findings(cls: str, med: Medication, rec: Recognition, profile: Profile,
                     rules: ScreeningRules) -> Iterator[Finding]:
+    class_rules = rules.by_class.get(cls, ())
+    if not class_rules and cls not in ("loperamide", "naltrexone"):
+        return  # most classes (statins, vitamins...) have no rule: no label to write
     trigger, matched = _trigger(med), rec.label(cls)
     if cls == "loperamide":
         yield _loperamide(rec, trigger, matched, rules)
     elif cls == "naltrexone":
         yield _naltrexone(rec, trigger, matched, profile, rules)
     else:
-        for rule in rules.by_class.get(cls, ()):
+        for rule in class_rules:
             yield _finding(rule, trigger, matched, {}, variant=cls)
 
 
