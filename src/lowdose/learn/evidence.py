@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from lowdose.knowledge.evidence import Claim, ConditionEvidence, Evidence, Study
 from lowdose.knowledge.guide import Guide
+from lowdose.knowledge.sources import Sources
 from lowdose.learn.facts import Fact
 from lowdose.learn.pages import Page
 
@@ -37,14 +38,15 @@ NONE_FOUND, NO_DATA = "none-found", "no-data"
 
 @dataclass(frozen=True)
 class Identifier:
-    kind: str  # PMID, DOI, NCT or PMCID
+    kind: str  # PMID, DOI, NCT, PMCID, or URL (the source's web copy when it has no id)
     value: str
     url: str
 
     @property
     def label(self) -> str:
-        """"PMID 19453963", "DOI 10.1002/…"; NCT and PMC ids already say what they are."""
-        return self.value if self.kind in ("NCT", "PMCID") else f"{self.kind} {self.value}"
+        """"PMID 19453963", "DOI 10.1002/…"; NCT and PMC ids already say what they are, and
+        a web copy is named by its address."""
+        return self.value if self.kind in ("NCT", "PMCID", "URL") else f"{self.kind} {self.value}"
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def summary_of(condition: ConditionEvidence) -> ConditionSummary:
     return ConditionSummary(condition.id, condition.name, grade_fact(condition))
 
 
-def _identifiers(study: Study) -> tuple[Identifier, ...]:
+def _identifiers(study: Study, sources: Sources | None) -> tuple[Identifier, ...]:
     found = []
     if study.pmid:
         found.append(Identifier("PMID", study.pmid,
@@ -128,16 +130,24 @@ def _identifiers(study: Study) -> tuple[Identifier, ...]:
     if study.pmcid and not found:
         found.append(Identifier("PMCID", study.pmcid,
                                 f"https://www.ncbi.nlm.nih.gov/pmc/articles/{study.pmcid}/"))
+    own = sources.get(study.sources[0]) if sources is not None else None
+    if not found and own is not None and own.url:
+        # No PMID, DOI or registry number (e.g. an abstract seen on a web page): the reader
+        # still gets the copy lowdose's source entry points to.
+        found.append(Identifier("URL", own.url, own.url))
     return tuple(found)
 
 
-def _study(study: Study) -> StudyRow:
+def _study(study: Study, sources: Sources | None) -> StudyRow:
     return StudyRow(f"{study.first_author} {study.year}", study.journal,
                     DESIGN_LABELS[study.design], study.n, Fact(study.result, study.sources),
-                    _identifiers(study))
+                    _identifiers(study, sources))
 
 
-def condition_page(condition: ConditionEvidence, guide: Guide) -> ConditionPage:
+def condition_page(condition: ConditionEvidence, guide: Guide,
+                   sources: Sources | None = None) -> ConditionPage:
+    """The condition's page; with `sources`, a study without an identifier links to the web
+    copy its source entry names."""
     note = condition.grade_note
     return ConditionPage(
         f"conditions/{condition.id}", f"LDN for {condition.name}: what the evidence says",
@@ -146,7 +156,7 @@ def condition_page(condition: ConditionEvidence, guide: Guide) -> ConditionPage:
         grade_definition=condition.grade.definition,
         grade_note=None if note is None else _about_condition(note, condition),
         summary=_about_condition(condition.summary, condition),
-        studies=tuple(_study(s) for s in condition.studies),
+        studies=tuple(_study(s, sources) for s in condition.studies),
     )
 
 

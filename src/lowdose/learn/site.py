@@ -104,8 +104,9 @@ def _page(slug: str) -> pages.Page | None:
 def _condition(condition_id: str) -> ev.ConditionPage | None:
     k = knowledge()
     found = k.evidence.condition(condition_id)
-    return None if found is None else require_traceable(ev.condition_page(found, k.guide),
-                                                        k.sources)
+    if found is None:
+        return None
+    return require_traceable(ev.condition_page(found, k.guide, k.sources), k.sources)
 
 
 def slugs() -> tuple[str, ...]:
