@@ -64,7 +64,7 @@ def monitor(
         *_sleep(recent, runs, rules, names),
         *step_back,
         *_adherence(recent, plan, today, rules),
-        *_overdue(checkins, today, rules),
+        *_overdue(checkins, plan, today, rules),
         *([] if step_back else _step_due(recent, plan, today, rules)),
         *_score_flags(scores, today, rules),
     ]
@@ -410,19 +410,35 @@ def _latest_missed_streak(window: Sequence[CheckIn]) -> list[date]:
     return best
 
 
-def _overdue(checkins: Sequence[CheckIn], today: date, rules: MonitoringRules) -> list[Flag]:
+def _overdue(checkins: Sequence[CheckIn], plan: Sequence[PlannedDose], today: date,
+             rules: MonitoringRules) -> list[Flag]:
     rule = rules.checkins
     days = [c.day for c in checkins if c.day <= today]
+    started = [p.start for p in plan if p.start <= today]
     if not days:
-        reason = rule.none_reason.format(days=rules.window.lookback_days)
-        return [Flag("checkin-overdue", "attention", reason, rule.sources, today)]
+        # Without any check-in, the days missing count from the plan's first day (one that
+        # starts today misses nothing yet), and are at most the look-back window.
+        gap = rules.window.lookback_days
+        if started:
+            gap = min(gap, (today - min(started)).days + 1)
+        level = _overdue_level(gap, rules)
+        if level is None:
+            return []
+        return [Flag("checkin-overdue", level, rule.none_reason.format(days=gap),
+                     rule.sources, today)]
     last = max(days)
     gap = (today - last).days
-    if gap < rule.info_after_days:
+    level = _overdue_level(gap, rules)
+    if level is None:
         return []
-    level: Level = "attention" if gap >= rule.attention_after_days else "info"
     reason = rule.reason.format(days=gap, last=last.isoformat())
     return [Flag("checkin-overdue", level, reason, rule.sources, today)]
+
+
+def _overdue_level(gap: int, rules: MonitoringRules) -> Level | None:
+    if gap < rules.checkins.info_after_days:
+        return None
+    return "attention" if gap >= rules.checkins.attention_after_days else "info"
 
 
 def _step_due(recent: Sequence[CheckIn], plan: Sequence[PlannedDose], today: date,
