@@ -108,7 +108,7 @@ def test_discovery_lists_the_service_under_both_hooks(cds: Cds) -> None:
     found = response.json()
     assert_shape(found, DISCOVERY)
     assert {(s["id"], s["hook"]) for s in found["services"]} == {
-        ("ldn-safety", "order-select"), ("ldn-safety-sign", "order-sign")}
+        ("ldn-safety", "order-select"), ("ldn-safety", "order-sign")}
     assert all(s["prefetch"]["patient"] == "Patient/{{context.patientId}}"
                for s in found["services"])
 

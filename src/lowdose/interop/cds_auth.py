@@ -2,8 +2,9 @@
 (CDS Hooks 2.0 "Trusting CDS Clients"; interop-notes §2.6).
 
 A token is accepted only when all of these hold:
-- the algorithm is asymmetric (RSA, RSA-PSS or ECDSA; `none` and HMAC are refused, since a
-  shared secret would let the service forge its clients' tokens), and the header names a `kid`;
+- the algorithm is ES384 or RS384, the two the spec names (`none` and HMAC are refused, since
+  a shared secret would let the service forge its clients' tokens), and the header names a
+  `kid`;
 - `iss` is on the allow-list, the key with that `kid` is one of the issuer's (given inline, or
   fetched from the issuer's configured JWKS URL; a `jku` header must be that URL);
 - the signature verifies; `aud` is exactly the URL being called; `exp`, `iat` and `jti` are
@@ -23,8 +24,9 @@ from typing import Any
 
 import jwt
 
-ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-                        "ES256", "ES384", "ES512"})
+# The algorithms CDS Hooks 2.0 names for client JWTs (interop-notes §2.6): anything else,
+# `none` and HMAC above all, is refused.
+ASYMMETRIC = frozenset({"ES384", "RS384"})
 SKEW = timedelta(seconds=60)
 MAX_LIFETIME = timedelta(minutes=5)
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from lowdose.core.medicines import recognize
 from lowdose.core.screening import LdnUse, Medication, Profile, ScreeningResult
 from lowdose.errors import InputError
-from lowdose.interop.fhir import RXNORM
+from lowdose.interop.fhir import NALTREXONE_ALONE_RXNORM, RXNORM
 from lowdose.knowledge.medicines import MedicineVocabulary
 from lowdose.knowledge.sources import Sources
 
@@ -29,7 +29,9 @@ HOOKS = ("order-select", "order-sign")
 PREFETCH = {
     "patient": "Patient/{{context.patientId}}",
     "medications": "MedicationRequest?patient={{context.patientId}}&status=active",
-    "statements": "MedicationStatement?patient={{context.patientId}}&status=active",
+    # Every statement, stopped ones included: an opioid stopped two days ago still matters (the
+    # screen counts the washout from its end date), interop-notes §2.3.
+    "statements": "MedicationStatement?patient={{context.patientId}}",
     "conditions": "Condition?patient={{context.patientId}}&clinical-status=active",
 }
 _DESCRIPTION = ("Screens a draft low-dose naltrexone (LDN) order against the patient's active "
@@ -51,11 +53,14 @@ REMINDER = "_lowdose supports decisions; it does not make them._"
 
 
 def discovery() -> dict[str, Any]:
-    """The discovery document: the service under both hooks (`ldn-safety` answers either)."""
+    """The discovery document: one service id, `ldn-safety`, under both hooks, so the cards of
+    order-sign replace those of order-select (interop-notes §2.2). `ldn-safety-sign` still
+    answers for clients registered with it, but is no longer advertised: an EHR reading
+    discovery would otherwise call two services at signing and show every card twice."""
     return {"services": [
         {"hook": "order-select", "id": SERVICE_ID, "title": "LDN safety screen",
          "description": _DESCRIPTION, "prefetch": dict(PREFETCH)},
-        {"hook": "order-sign", "id": SIGN_SERVICE_ID, "title": "LDN safety screen at signing",
+        {"hook": "order-sign", "id": SERVICE_ID, "title": "LDN safety screen at signing",
          "description": _DESCRIPTION, "prefetch": dict(PREFETCH)},
     ]}
 
@@ -70,6 +75,9 @@ class HookRequest:
     fhir_server: str | None
     access_token: str | None
     prefetch: Mapping[str, Any]
+    # Medication resources of the draftOrders Bundle, by `Medication/id` and by fullUrl: an
+    # order may name its medicine by reference instead of containing it.
+    medications: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def read_request(body: Any) -> HookRequest:
@@ -101,10 +109,12 @@ def read_request(body: Any) -> HookRequest:
     prefetch = body.get("prefetch", {})
     if not isinstance(prefetch, Mapping):
         raise InputError("prefetch", "must be an object")
-    orders = _draft_orders(context.get("draftOrders"))
+    drafts = context.get("draftOrders")
+    orders = _draft_orders(drafts)
     chosen = _selected(hook, context, orders)
     return HookRequest(hook, instance, patient, chosen,
-                       tuple(o for o in orders if o not in chosen), server, token, prefetch)
+                       tuple(o for o in orders if o not in chosen), server, token, prefetch,
+                       medications_in(drafts))
 
 
 def _draft_orders(bundle: Any) -> list[Mapping[str, Any]]:
@@ -114,7 +124,25 @@ def _draft_orders(bundle: Any) -> list[Mapping[str, Any]]:
     if not isinstance(entries, list):
         raise InputError("context.draftOrders.entry", "must be a list")
     return [e["resource"] for e in entries
-            if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)]
+            if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
+            and e["resource"].get("resourceType") != "Medication"]
+
+
+def medications_in(*values: Any) -> dict[str, Mapping[str, Any]]:
+    """The Medication resources of prefetch values or Bundles, by `Medication/id` and by
+    fullUrl, for resolving `medicationReference`."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for value in values:
+        entries = value.get("entry") if isinstance(value, Mapping) else None
+        for entry in entries if isinstance(entries, list) else []:
+            resource = entry.get("resource") if isinstance(entry, Mapping) else None
+            if not isinstance(resource, Mapping) or resource.get("resourceType") != "Medication":
+                continue
+            if isinstance(entry.get("fullUrl"), str):
+                found[entry["fullUrl"]] = resource
+            if isinstance(resource.get("id"), str):
+                found[f"Medication/{resource['id']}"] = resource
+    return found
 
 
 def _selected(hook: str, context: Mapping[str, Any],
@@ -132,22 +160,29 @@ def _selected(hook: str, context: Mapping[str, Any],
 # ---------------------------------------------------------------------------- orders
 
 
-def is_naltrexone(resource: Mapping[str, Any], vocabulary: MedicineVocabulary) -> bool:
+def is_naltrexone(resource: Mapping[str, Any], vocabulary: MedicineVocabulary,
+                  medications: Mapping[str, Mapping[str, Any]] | None = None) -> bool:
     """A MedicationRequest for naltrexone itself (not an opioid combined with naltrexone)."""
     if resource.get("resourceType") != "MedicationRequest":
         return False
-    text, rxnorm = medication_of(resource)
+    text, rxnorm = medication_of(resource, medications)
+    if rxnorm in NALTREXONE_ALONE_RXNORM:
+        # The ingredient or the 50 mg tablet: naltrexone alone, whatever the text says.
+        return True
     if not text and not rxnorm:
         return False
     recognised = recognize(text, rxnorm, vocabulary)
     return "naltrexone" in recognised.ingredients and recognised.cls == "naltrexone"
 
 
-def medication_of(resource: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """(text, RxNorm code) of a MedicationRequest or MedicationStatement."""
+def medication_of(resource: Mapping[str, Any],
+                  medications: Mapping[str, Mapping[str, Any]] | None = None,
+                  ) -> tuple[str | None, str | None]:
+    """(text, RxNorm code) of a MedicationRequest or MedicationStatement; `medications`
+    resolves a `medicationReference` to a Medication outside the resource."""
     concept = resource.get("medicationCodeableConcept")
     if concept is None:
-        concept = _contained_medication(resource)
+        concept = _referenced_medication(resource, medications or {})
     if not isinstance(concept, Mapping):
         return None, None
     codings = _codings(concept)
@@ -164,17 +199,25 @@ def _codings(concept: Mapping[str, Any]) -> list[Any]:
     return found if isinstance(found, list) else []
 
 
-def _contained_medication(resource: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def _referenced_medication(resource: Mapping[str, Any],
+                           medications: Mapping[str, Mapping[str, Any]]
+                           ) -> Mapping[str, Any] | None:
     ref = resource.get("medicationReference")
     reference = ref.get("reference") if isinstance(ref, Mapping) else None
+    display = ref.get("display") if isinstance(ref, Mapping) else None
     contained = resource.get("contained")
-    if not isinstance(reference, str) or not reference.startswith("#") or not isinstance(
-            contained, list):
-        return None
-    found = next((c for c in contained if isinstance(c, Mapping)
-                  and c.get("id") == reference[1:]), None)
-    if found is None:
-        return None
+    found: Any = None
+    if isinstance(reference, str) and reference.startswith("#"):
+        found = next((c for c in contained if isinstance(c, Mapping)
+                      and c.get("id") == reference[1:]), None) if isinstance(
+            contained, list) else None
+    elif isinstance(reference, str):
+        # "Medication/x", or an absolute URL ending so, or a Bundle entry's fullUrl.
+        found = medications.get(reference) or medications.get(
+            "/".join(reference.rstrip("/").split("/")[-2:]))
+    if not isinstance(found, Mapping):
+        # An unresolvable reference may still name the medicine in its display.
+        return {"text": display} if isinstance(display, str) and display else None
     code = found.get("code")
     if isinstance(code, Mapping) and (code.get("text") or code.get("coding")):
         return code
@@ -216,6 +259,7 @@ def profile_of(request: HookRequest, data: Mapping[str, Any], ldn_order: Mapping
     """The screening profile: the patient, their active medicines and conditions, the other
     draft orders, and the naltrexone order as the LDN about to be started."""
     patient = next(resources_of(data.get("patient"), "Patient"), {})
+    known = {**medications_in(*data.values()), **request.medications}
     medications = []
     for kind, key in (("MedicationRequest", "medications"),
                       ("MedicationStatement", "statements")):
@@ -223,11 +267,11 @@ def profile_of(request: HookRequest, data: Mapping[str, Any], ldn_order: Mapping
             if resource.get("id") == ldn_order.get("id") and kind == "MedicationRequest":
                 continue
             medications.append(resource)
-    listed = [_as_taken(m) for m in medications if m.get("status") not in _NOT_TAKEN]
+    listed = [_as_taken(m, known) for m in medications if m.get("status") not in _NOT_TAKEN]
     # Draft orders are drafts by definition: about to be taken, whatever their status says.
     drafts = [o for o in (*request.others, *request.orders)
               if o.get("resourceType") == "MedicationRequest" and o is not ldn_order]
-    listed += [Medication(*medication_of(o)) for o in drafts]
+    listed += [Medication(*medication_of(o, known)) for o in drafts]
     conditions = [_condition_text(c) for c in resources_of(data.get("conditions"), "Condition")
                   if _active_condition(c)]
     return Profile(
@@ -244,10 +288,11 @@ _NOT_TAKEN = {"entered-in-error", "cancelled", "not-taken", "draft", "revoked"}
 _ENDED = {"stopped", "completed"}
 
 
-def _as_taken(resource: Mapping[str, Any]) -> Medication:
+def _as_taken(resource: Mapping[str, Any],
+              medications: Mapping[str, Mapping[str, Any]]) -> Medication:
     """A medicine as the screen reads it; a stopped one keeps its stop day, so the screen can
     count the washout (an opioid stopped two days ago still matters)."""
-    text, rxnorm = medication_of(resource)
+    text, rxnorm = medication_of(resource, medications)
     if resource.get("status") not in _ENDED:
         return Medication(text=text, rxnorm=rxnorm)
     period = resource.get("effectivePeriod")

@@ -32,6 +32,10 @@ LAST_TAKEN = "urn:lowdose:fhir:StructureDefinition:last-taken"
 SYSTEMS = {"loinc": LOINC, "lowdose": LOCAL_MEASURES, "snomed": SNOMED, "icd10": ICD10CM}
 
 NALTREXONE_RXNORM = "7243"  # RxNorm ingredient (IN), interop-notes §1.1
+# naltrexone hydrochloride 50 MG Oral Tablet (SCD), the product split or dissolved for LDN
+# (interop-notes §1.1); an order may carry this code alone.
+NALTREXONE_TABLET_RXNORM = "1483744"
+NALTREXONE_ALONE_RXNORM = frozenset({NALTREXONE_RXNORM, NALTREXONE_TABLET_RXNORM})
 ORAL_ROUTE = {"system": SNOMED, "code": "26643006", "display": "Oral route"}
 
 # Reference UUIDs are derived from the record, so exporting twice gives the same bundle.

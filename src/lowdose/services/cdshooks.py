@@ -247,7 +247,8 @@ def answer_hook(body: Any, *, now: datetime) -> dict[str, Any]:
 
 def _ldn_orders(request: cdshooks.HookRequest) -> list[Mapping[str, Any]]:
     vocabulary = load_medicine_vocabulary()
-    return [o for o in request.orders if cdshooks.is_naltrexone(o, vocabulary)]
+    return [o for o in request.orders
+            if cdshooks.is_naltrexone(o, vocabulary, request.medications)]
 
 
 def _answer(request: cdshooks.HookRequest, ldn_orders: list[Mapping[str, Any]],
