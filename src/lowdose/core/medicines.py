@@ -230,32 +230,37 @@ class _Found:
 
 
 def _find_names(tokens: Tokens, vocabulary: MedicineVocabulary) -> _Found:
+    """Exact names first, longest first; then the words left outside them that may be
+    misspelt names, in the order written."""
     found = _Found()
-    count = len(tokens)
-    consumed = [False] * count
     longest_from, names = vocabulary.longest_from, vocabulary.names
-    i = 0
-    while i < count:
-        longest = longest_from.get(tokens[i])
-        span = _longest_name(tokens, i, longest, names) if longest else None
-        if span is None:
-            i += 1
-            continue
-        end, hits = span
-        words = " ".join(tokens[i:end])
-        for hit in hits:
-            confidence = vocabulary.matching.misspelling_confidence if hit.misspelling else 1.0
-            found.hits.append(_Hit(i, end, hit.concept, EXACT, confidence, words))
-        consumed[i:end] = [True] * (end - i)
-        i = end
-    # _may_be_misspelt inlined: this runs for every word of every entry.
     min_length, plain = vocabulary.matching.min_fuzzy_length, vocabulary.plain_words
-    for position, word in enumerate(tokens):
-        if (not consumed[position] and len(word) >= min_length and word not in plain
-                and word.isalpha()):
-            _correct(tokens, position, consumed, vocabulary, found)
+    doubtful: list[int] = []  # positions of words outside every exact name
+    end = 0
+    for i, word in enumerate(tokens):
+        if i < end:
+            continue  # a word of the name just found
+        longest = longest_from.get(word)
+        span = _longest_name(tokens, i, longest, names) if longest else None
+        if span is not None:
+            end, hits = span
+            words = " ".join(tokens[i:end])
+            for hit in hits:
+                confidence = (vocabulary.matching.misspelling_confidence if hit.misspelling
+                              else 1.0)
+                found.hits.append(_Hit(i, end, hit.concept, EXACT, confidence, words))
+        elif len(word) >= min_length and word not in plain and word.isalpha():
+            doubtful.append(i)  # _may_be_misspelt, inlined: this runs for every word
+    if doubtful:  # rare: most entries are spelt right
+        consumed = [False] * len(tokens)
+        for hit in found.hits:
+            consumed[hit.start:hit.end] = [True] * (hit.end - hit.start)
+        for position in doubtful:
+            if not consumed[position]:  # a correction before it may have taken it
+                _correct(tokens, position, consumed, vocabulary, found)
     absent = vocabulary.text.absent_after
     if found.hits and not absent.isdisjoint(tokens):  # "codeine-free": rare
+        count = len(tokens)
         found.hits = [h for h in found.hits if h.end >= count or tokens[h.end] not in absent]
     if len(found.hits) > 1:
         found.hits.sort(key=lambda h: (h.start, h.concept))
@@ -441,7 +446,8 @@ def _scan(tokens: Tokens, vocabulary: MedicineVocabulary) -> list[Tokens]:
         phrases = starting_with.get(word)
         if phrases:
             for phrase in phrases:
-                if tokens[i:i + len(phrase)] == phrase:
+                # The phrase starts with `word`: one word long, it is there already.
+                if len(phrase) == 1 or tokens[i:i + len(phrase)] == phrase:
                     found.append(phrase)
     return found
 
@@ -657,7 +663,7 @@ def _doses_per_day(text: str, cues: list[Tokens],
     phrases = [phrase for phrase in cues if phrase in frequency]
     if phrases:
         # Prefer the longest phrase ("three times a day" over "a day").
-        n = frequency[max(phrases, key=len)]
+        n = frequency[phrases[0] if len(phrases) == 1 else max(phrases, key=len)]
         return n, n
     return None
 
@@ -687,6 +693,11 @@ def _daily(text: str, stated: re.Match[str] | None, cues: list[Tokens],
         per_day, per_dose = per_dose, (1.0, 1.0)
     if per_day is None:
         return ()
+    if len(in_mass) == 1:  # the usual case: one ingredient
+        s = in_mass[0]
+        mg = s.value * _TO_MG[s.unit]
+        return (DailyAmount(s.ingredient, mg * per_dose[0] * per_day[0],
+                            mg * per_dose[1] * per_day[1]),)
     return tuple(
         DailyAmount(s.ingredient, s.value * _TO_MG[s.unit] * per_dose[0] * per_day[0],
                     s.value * _TO_MG[s.unit] * per_dose[1] * per_day[1])
