@@ -14,7 +14,13 @@ from datetime import date, time, timedelta
 from typing import Literal
 
 from lowdose.core.diary import Observation
-from lowdose.core.outcomes import Effect, Status, describe_effect, estimate_effect
+from lowdose.core.outcomes import (
+    Effect,
+    Status,
+    check_finite,
+    describe_effect,
+    estimate_effect,
+)
 from lowdose.errors import InputError
 from lowdose.knowledge.instruments import Direction, Instrument, MinimalImportantDifference
 from lowdose.knowledge.monitoring import MonitoringRules
@@ -164,6 +170,7 @@ def analyze_comparison(schedule: Schedule, observations: Iterable[Observation], 
     arms: dict[str, dict[ArmCode, list[tuple[date, float]]]] = {}
     seen: set[tuple[str, date]] = set()
     for i, obs in enumerate(observations):
+        check_finite(i, obs)  # a NaN would otherwise fail deep in the fit
         if (obs.measure, obs.day) in seen:
             raise InputError(f"observations.{i}",
                              f"a second value for {obs.measure} on {obs.day.isoformat()}")

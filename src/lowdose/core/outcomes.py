@@ -178,17 +178,26 @@ def _series(observations: Iterable[Observation],
             instruments: Mapping[str, Instrument]) -> dict[str, dict[date, float]]:
     series: dict[str, dict[date, float]] = defaultdict(dict)
     for i, obs in enumerate(observations):
-        if not math.isfinite(obs.value):
-            raise InputError(f"observations.{i}.value", "must be a finite number")
-        instrument = instruments.get(obs.measure)
-        problem = None if instrument is None else instrument.total_problem(obs.value)
-        if problem:
-            raise InputError(f"observations.{i}.value", problem)
+        check_value(i, obs, instruments)
         if obs.day in series[obs.measure]:
             raise InputError(f"observations.{i}",
                              f"a second value for {obs.measure} on {obs.day.isoformat()}")
         series[obs.measure][obs.day] = obs.value
     return series
+
+
+def check_finite(i: int, obs: Observation) -> None:
+    if not math.isfinite(obs.value):
+        raise InputError(f"observations.{i}.value", "must be a finite number")
+
+
+def check_value(i: int, obs: Observation, instruments: Mapping[str, Instrument]) -> None:
+    """Refuse a value that is not finite or that the measure's instrument cannot take."""
+    check_finite(i, obs)
+    instrument = instruments.get(obs.measure)
+    problem = None if instrument is None else instrument.total_problem(obs.value)
+    if problem:
+        raise InputError(f"observations.{i}.value", problem)
 
 
 def _analyze_measure(name: str, values: dict[date, float], start: date, effect_from: date,
