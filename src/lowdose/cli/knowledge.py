@@ -168,10 +168,17 @@ def _show_condition(data: dict[str, Any]) -> None:
     render.paragraph("Summary", data["summary"])
     if data["grade_note"]:
         render.paragraph("About the grade", data["grade_note"])
-    rows = [(f"{s['first_author']} {s['year']}", s["design"], s["n"], s["result"])
-            for s in data["studies"]]
-    render.table(["study", "design", "n", "result"], rows, title="Studies")
+    rows = [(f"{s['first_author']} {s['year']}", s["design"], s["n"], s["result"],
+             _study_ids(s)) for s in data["studies"]]
+    render.table(["study", "design", "n", "result", "identifiers"], rows, title="Studies")
     render.sources(data["sources"])
+
+
+def _study_ids(study: dict[str, Any]) -> str:
+    """"PMID 19453963", "DOI …", "NCT…", one a line; "—" when the study has none."""
+    labels = {"pmid": "PMID ", "doi": "DOI ", "nct": "", "pmcid": ""}
+    return "\n".join(f"{label}{study[key]}" for key, label in labels.items()
+                      if study.get(key)) or "—"
 
 
 def _instruments(query: str | None) -> Shown:

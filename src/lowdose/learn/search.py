@@ -13,7 +13,13 @@ from datetime import datetime
 from lowdose.core.medicines import AMBIGUOUS, MATCHED, Recognition
 from lowdose.core.screening import Medication, Profile, ScreeningResult, screen
 from lowdose.errors import InputError
-from lowdose.knowledge.evidence import Evidence, evidence_for, normalise
+from lowdose.knowledge.evidence import (
+    ConditionEvidence,
+    Evidence,
+    evidence_for,
+    mentions,
+    normalise,
+)
 from lowdose.knowledge.guide import Guide
 from lowdose.knowledge.screening import ScreeningKnowledge
 from lowdose.learn.evidence import ClaimRow, ConditionSummary, claim_row, summary_of
@@ -21,6 +27,9 @@ from lowdose.learn.facts import Fact
 
 MAX_QUERY = 200
 UNRECOGNISED = "unrecognised-medicine"
+# Abbreviations people type as the whole query, too common as words ("me", "fm") to be
+# synonyms that match inside free text (evidence_for also reads a patient's conditions).
+WHOLE_QUERY = {"me": "me-cfs", "fm": "fibromyalgia"}
 
 
 @dataclass(frozen=True)
@@ -60,12 +69,16 @@ def search(query: str, *, as_of: datetime, evidence: Evidence, guide: Guide,
         raise InputError("q", f"must be at most {MAX_QUERY} characters")
     if not normalise(text):
         return SearchResults(text, (), (), (), ())
-    conditions = _conditions(text, evidence)
+    matched = _conditions(text, evidence)
     claims = tuple(claim_row(c) for c in evidence.claims
                    if _words_in(text, f"{c.claim} {c.finding}"))
     profile = Profile(as_of=as_of, medications=(Medication(text=text),))
     result = screen(profile, screening)
-    medicines, suggestions = _medicines(result, guide, exact_only=bool(conditions or claims))
+    medicines, suggestions = _medicines(result, guide, exact_only=bool(matched or claims))
+    # "MS Contin" is morphine: a condition named only by words of the medicine's name is not
+    # what the reader asked about.
+    conditions = tuple(summary_of(c) for c in matched
+                       if not (medicines and _named_by_medicine(text, c, medicines)))
     found = SearchResults(text, conditions, medicines, suggestions, claims)
     if not found.empty:
         return found
@@ -74,15 +87,28 @@ def search(query: str, *, as_of: datetime, evidence: Evidence, guide: Guide,
                    if unknown else None)
 
 
-def _conditions(text: str, evidence: Evidence) -> tuple[ConditionSummary, ...]:
-    best = evidence_for(text, evidence)
+def _conditions(text: str, evidence: Evidence) -> tuple[ConditionEvidence, ...]:
     wanted = normalise(text)
-    # Partial names too ("fibro", "crohn"), so the list narrows while people type.
-    found = [c for c in evidence.conditions if len(wanted) >= 3 and any(
-        normalise(name).startswith(wanted) or f" {wanted}" in f" {normalise(name)}"
-        for name in (c.name, *c.synonyms))]
+    alias = evidence.condition(WHOLE_QUERY.get(wanted, ""))
+    best = alias or evidence_for(text, evidence)
+    found = [c for c in evidence.conditions if _partly_named(wanted, c)]
     ordered = ([best] if best else []) + [c for c in found if c is not best]
-    return tuple(summary_of(c) for c in ordered)
+    return tuple(ordered)
+
+
+def _partly_named(wanted: str, condition: ConditionEvidence) -> bool:
+    # Partial names too ("fibro", "crohn"), so the list narrows while people type.
+    return len(wanted) >= 3 and any(
+        normalise(name).startswith(wanted) or f" {wanted}" in f" {normalise(name)}"
+        for name in (condition.name, *condition.synonyms))
+
+
+def _named_by_medicine(text: str, condition: ConditionEvidence,
+                       medicines: tuple[MedicineAnswer, ...]) -> bool:
+    """Whether every name of the condition found in the query is part of a recognised
+    medicine's name (the "MS" of "MS Contin")."""
+    names = [n for n in (condition.name, *condition.synonyms) if mentions(text, n)]
+    return bool(names) and all(mentions(m.name, n) for n in names for m in medicines)
 
 
 def _words_in(query: str, text: str) -> bool:

@@ -1,0 +1,114 @@
+"""The Learn guide as served over real HTTP by the app, and as `lowdose knowledge evidence`
+prints it: search finds conditions by the names people use, pages keep the accessibility
+basics, and the command line shows each study's identifiers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from itertools import pairwise
+from typing import Any
+
+import httpx
+import pytest
+
+from learn.pagetree import Node, has, parse
+from lowdose.api.app import create_app
+from lowdose.learn import site
+from web.conftest import settings_for
+
+K = site.knowledge()
+PAGES = ("/learn", *(f"/learn/{slug}" for slug in site.slugs()),
+         "/learn/search?q=fibro", "/learn/search?q=Norco", "/learn/search?q=zzqx")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory,
+           serve_app: Callable[[Any], Any]) -> Iterator[httpx.Client]:
+    folder = tmp_path_factory.mktemp("learn-facts")
+    settings = settings_for(f"sqlite:///{folder / 'learn.db'}", folder / "data")
+    with serve_app(create_app(settings)) as url, httpx.Client(base_url=url, timeout=30) as c:
+        yield c
+
+
+def get(client: httpx.Client, path: str, **params: str) -> Node:
+    response = client.get(path, params=params)
+    assert response.status_code == 200, (path, response.status_code)
+    return parse(response.text)
+
+
+# ------------------------------------------------------------------------------ search
+
+
+@pytest.mark.parametrize(("query", "condition"), [
+    ("fibro", "fibromyalgia"),
+    ("long covid", "long-covid"),
+    ("long haul covid", "long-covid"),
+    ("long hauler", "long-covid"),
+    ("MS", "multiple-sclerosis"),
+    ("Crohn's", "crohns-disease"),
+    ("Crohn’s", "crohns-disease"),
+    ("CRPS", "crps"),
+    ("ME", "me-cfs"),
+    ("ME/CFS", "me-cfs"),
+    ("chronic fatigue", "me-cfs"),
+    ("diabetic nerve pain", "painful-diabetic-neuropathy"),
+    ("Hashimoto", "hashimotos-thyroiditis"),
+    ("RA", "rheumatoid-arthritis"),
+    ("lupus", "systemic-lupus"),
+    ("Parkinson's", "parkinsons-disease"),
+    ("IBD", "ulcerative-colitis"),
+    ("PTSD", "ptsd"),
+])
+def test_search_finds_a_condition_by_the_name_people_use(client: httpx.Client, query: str,
+                                                         condition: str) -> None:
+    # clinical-facts §5 lists each of these conditions; the reader types the everyday name.
+    page = get(client, "/learn/search", q=query)
+    rows = [n.attrs["data-condition"] for n in page.find_all(has("data-condition"))]
+    assert rows and rows[0] == condition, (query, rows)
+
+
+def test_a_medicine_brand_does_not_bring_up_a_condition(client: httpx.Client) -> None:
+    # "MS Contin" is morphine, not multiple sclerosis.
+    page = get(client, "/learn/search", q="MS Contin")
+    assert not page.find_all(has("data-condition"))
+    assert page.find_all(has("data-opioid", "yes"))
+
+
+# ------------------------------------------------------------------------------ accessibility
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_keep_the_accessibility_basics(client: httpx.Client, path: str) -> None:
+    root = parse(client.get(path).text)
+    html = root.find(lambda n: n.tag == "html")
+    assert html.attrs.get("lang") == "en"
+    main = root.find(lambda n: n.tag == "main")
+    levels = [int(n.tag[1]) for n in main.iter() if re.fullmatch(r"h[1-6]", n.tag)]
+    assert levels and levels[0] == 1 and levels.count(1) == 1, levels
+    skipped = [(a, b) for a, b in pairwise(levels) if b > a + 1]
+    assert skipped == [], f"{path}: heading levels skip {skipped}"
+    assert all(img.attrs.get("alt") is not None for img in root.find_all(
+        lambda n: n.tag == "img"))
+    for link in main.find_all(lambda n: n.tag == "a"):
+        text = link.text().strip().casefold()
+        assert text and text not in {"here", "click here", "more", "link", "read more"}, path
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+def test_the_cli_shows_each_study_with_its_identifiers(lowdose: Callable[..., Any]) -> None:
+    # clinical-facts §5: Younger & Mackey 2009 is PMID 19453963 (not 19411815).
+    run = lowdose("knowledge", "evidence", "fibro", env={"COLUMNS": "400"})
+    assert run.code == 0, run.stderr
+    assert "PMID 19453963" in run.stdout
+    assert "NCT04270877" in run.stdout and "Mixed randomised trials" in run.stdout
+    assert "p = 0.27" in run.stdout
+
+
+def test_the_cli_evidence_json_is_the_knowledge_base(lowdose: Callable[..., Any]) -> None:
+    run = lowdose("knowledge", "evidence", "long covid", "--json")
+    assert run.code == 0, run.stderr
+    entry = K.evidence.condition("long-covid")
+    assert entry is not None and run.json() == entry.to_dict()
