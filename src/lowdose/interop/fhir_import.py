@@ -26,6 +26,27 @@ _STATEMENT_STOPPED = {"stopped", "completed"}
 _REQUEST_CURRENT = {"active", "on-hold", "unknown"}
 _REQUEST_STOPPED = {"stopped", "completed"}
 _CONDITION_ACTIVE = {"active", "recurrence", "relapse"}
+# FHIR R4 required bindings: a code outside them makes the resource invalid, so the Bundle is
+# refused rather than the entry skipped (interop-notes §1.2: R4 has no `taken`).
+STATUSES = {
+    "MedicationStatement": ("active", "completed", "entered-in-error", "intended", "stopped",
+                            "on-hold", "unknown", "not-taken"),
+    "MedicationRequest": ("active", "on-hold", "cancelled", "completed", "entered-in-error",
+                          "stopped", "draft", "unknown"),
+}
+INTENTS = ("proposal", "plan", "order", "original-order", "reflex-order", "filler-order",
+           "instance-order", "option")
+CONDITION_CODES = {
+    "clinicalStatus": ("active", "recurrence", "relapse", "inactive", "remission", "resolved"),
+    "verificationStatus": ("unconfirmed", "provisional", "differential", "confirmed",
+                           "refuted", "entered-in-error"),
+}
+# FHIR R4 dateTime (datatypes.html#dateTime): a year, year-month or date, or a date with a
+# time to the second and a time zone (a time without a zone is not a dateTime).
+_DATE_TIME = re.compile(
+    r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]"
+    r"|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|(\+|-)((0[0-9]|"
+    r"1[0-3]):[0-5][0-9]|14:00)))?)?)?")
 _LOCAL_PATIENT = re.compile(r"^Patient/(\d{1,18})$")
 
 
@@ -139,7 +160,9 @@ class _Reader:
     # ------------------------------------------------------------------------ medicines
 
     def medicine(self, i: int, kind: str, resource: Mapping[str, Any], where: str) -> Item:
-        status = _text(resource, "status", where, required=True)
+        status = _coded(resource, "status", where, STATUSES[kind])
+        if kind == "MedicationRequest":
+            _coded(resource, "intent", where, INTENTS)
         current = _STATEMENT_CURRENT if kind == "MedicationStatement" else _REQUEST_CURRENT
         stopped = _STATEMENT_STOPPED if kind == "MedicationStatement" else _REQUEST_STOPPED
         if status not in current | stopped:
@@ -210,9 +233,9 @@ class _Reader:
 
     def condition(self, i: int, resource: Mapping[str, Any], where: str) -> Item:
         clinical = _status_code(resource, "clinicalStatus", where)
+        verification = _status_code(resource, "verificationStatus", where)
         if clinical is not None and clinical not in _CONDITION_ACTIVE:
             return Skipped(i, "Condition", f"clinical status {clinical}: not active")
-        verification = _status_code(resource, "verificationStatus", where)
         if verification in ("refuted", "entered-in-error"):
             return Skipped(i, "Condition", f"verification status {verification}")
         code = resource.get("code")
@@ -245,6 +268,15 @@ def _text(resource: Mapping[str, Any], key: str, where: str, *, required: bool =
     return value
 
 
+def _coded(resource: Mapping[str, Any], key: str, where: str, allowed: tuple[str, ...]) -> str:
+    """A required code element with a required binding."""
+    value = _text(resource, key, where, required=True)
+    if value not in allowed:
+        raise InputError(f"{where}.{key}", f"{value!r} is not a FHIR R4 {key} code (one of "
+                                           f"{', '.join(allowed)})")
+    return str(value)
+
+
 def _codings(concept: Mapping[str, Any], where: str) -> list[Mapping[str, Any]]:
     codings = concept.get("coding", [])
     if not isinstance(codings, list) or not all(isinstance(c, Mapping) for c in codings):
@@ -258,14 +290,23 @@ def _status_code(resource: Mapping[str, Any], key: str, where: str) -> str | Non
         return None
     if not isinstance(concept, Mapping):
         raise InputError(f"{where}.{key}", "must be a CodeableConcept")
-    return next((str(c["code"]) for c in _codings(concept, f"{where}.{key}") if "code" in c),
+    code = next((str(c["code"]) for c in _codings(concept, f"{where}.{key}") if "code" in c),
                 None)
+    allowed = CONDITION_CODES[key]
+    if code is not None and code not in allowed:
+        raise InputError(f"{where}.{key}", f"{code!r} is not a FHIR R4 Condition {key} code "
+                                           f"(one of {', '.join(allowed)})")
+    return code
 
 
 def _date(value: Any, field: str) -> date | None:
     """The day of a FHIR date or dateTime; None for a partial date (year or month only)."""
     if not isinstance(value, str):
         raise InputError(field, "must be a FHIR date or dateTime string")
+    if not _DATE_TIME.fullmatch(value):
+        raise InputError(field, f"{value[:40]!r} is not a FHIR dateTime: YYYY, YYYY-MM, "
+                                "YYYY-MM-DD, or a date with a time to the second and a zone "
+                                "(2025-06-01T22:00:00+02:00)")
     if len(value) < 10:
         return None
     try:
