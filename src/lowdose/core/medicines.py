@@ -253,8 +253,8 @@ def _find_names(tokens: Tokens, vocabulary: MedicineVocabulary) -> _Found:
             doubtful.append(i)  # _may_be_misspelt, inlined: this runs for every word
     if doubtful:  # rare: most entries are spelt right
         consumed = [False] * len(tokens)
-        for hit in found.hits:
-            consumed[hit.start:hit.end] = [True] * (hit.end - hit.start)
+        for name in found.hits:
+            consumed[name.start:name.end] = [True] * (name.end - name.start)
         for position in doubtful:
             if not consumed[position]:  # a correction before it may have taken it
                 _correct(tokens, position, consumed, vocabulary, found)
