@@ -58,3 +58,19 @@ def test_sleep_effects_with_an_evening_dose_suggest_the_morning_after_their_cour
     assert levels(steady_dose_diary(effect, SLEEP + 1, time(22, 0))).get(
         "sleep-suggest-morning") == "attention"
     assert "attention" not in levels(steady_dose_diary(effect, SLEEP, time(22, 0))).values()
+
+
+@pytest.mark.parametrize(("written", "effect"), [
+    ("Vivid dream", "vivid-dreams"), ("nightmare's", "vivid-dreams"),
+    ("insomina", "sleep-disturbance"),
+    ("Headach", "headache"), ("diarrea", "diarrhoea"), ("dizzyness", "dizziness"),
+])
+def test_a_listed_effect_is_recognised_in_the_singular_or_misspelt(written, effect):
+    # Recognised, it is judged against its course (here: past it, so it needs attention).
+    days = (SLEEP if effect in RULES.side_effects.sleep_effects else EXPECTED) + 1
+    flags = monitor(steady_dose_diary(written, days, time(8, 0)), today=TODAY, rules=RULES,
+                    course=COURSE)
+    persisting = [f for f in flags if f.code == "side-effect-persisting"]
+    assert persisting and persisting[0].level == "attention", written
+    known = next(e for e in COURSE.side_effects if e.id == effect)
+    assert persisting[0].sources == known.sources

@@ -524,11 +524,16 @@ def load_side_effects() -> SideEffectCourse:
 
 
 def side_effect_for(text: str, course: SideEffectCourse | None = None) -> SideEffect | None:
-    """The side effect a diary entry names ("vivid dreams", "Insomnia"), most specific first."""
+    """The side effect a diary entry names ("vivid dreams", "Insomnia"), most specific first.
+    Plurals and misspellings of the listed names count ("Vivid dream", "insomina")."""
     text = _required_text(text, "side_effect")
+    course = course or load_side_effects()
+    entry = FreeText(text, vocabulary(tuple(p for e in course.side_effects
+                                            for p in (e.name, *e.synonyms))))
     best, best_score = None, 0
-    for effect in (course or load_side_effects()).side_effects:
-        score = _best_phrase(text, (effect.name, *effect.synonyms))
+    for effect in course.side_effects:
+        score = max((len(normalise(p)) for p in (effect.name, *effect.synonyms)
+                     if entry.contains(p)), default=0)
         if score > best_score:
             best, best_score = effect, score
     return best
