@@ -58,14 +58,17 @@ def monitor(
     runs = ongoing_effects(recent, names.run_key)
     changes = dose_changes(recent, plan, today)
     step_back = _step_back(recent, changes, instruments or {}, rules)
+    red_flags = _red_flags(recent, today, rules, names)
+    # A red flag means stop and call; going back a dose replaces going up one.
+    hold = bool(red_flags or step_back)
     flags = [
-        *_red_flags(recent, today, rules, names),
+        *red_flags,
         *_side_effects(recent, runs, changes, rules, names),
         *_sleep(recent, runs, rules, names),
         *step_back,
         *_adherence(recent, plan, today, rules),
         *_overdue(checkins, plan, today, rules),
-        *([] if step_back else _step_due(recent, plan, today, rules)),
+        *([] if hold else _step_due(recent, plan, today, rules)),
         *_score_flags(scores, today, rules),
     ]
     return most_severe_first(flags)
