@@ -112,3 +112,24 @@ def test_the_cli_evidence_json_is_the_knowledge_base(lowdose: Callable[..., Any]
     assert run.code == 0, run.stderr
     entry = K.evidence.condition("long-covid")
     assert entry is not None and run.json() == entry.to_dict()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_the_off_label_statement_is_cited_wherever_it_appears(client: httpx.Client,
+                                                              path: str) -> None:
+    # clinical-facts preamble: "LDN is off-label everywhere; no regulator has approved
+    # naltrexone below 50 mg for these uses" — a medical statement, so it carries its source
+    # wherever a page states it (the footer and the conditions list used to say it uncited).
+    # A link that leads to the cited statement is navigation, not the statement.
+    main = get(client, path).find(lambda n: n.tag == "main")
+    said = [holder for text, holder in main.texts() if "off-label" in text
+            and not any(a.tag == "a" for a in holder.ancestors())]
+    if path in ("/learn/conditions", "/learn/what-is-ldn"):
+        assert said, path
+    for holder in said:
+        cited = next((a for a in holder.ancestors() if "data-sources" in a.attrs), None)
+        assert cited is not None, f"{path}: {holder.text()!r} has no source"
+        ids = cited.attrs["data-sources"].split()
+        assert "naltrexone-label" in ids
+        listed = main.find(has("id", "source-naltrexone-label"))
+        assert listed.tag == "li"

@@ -81,6 +81,7 @@ class ConditionPage(Page):
 class ConditionsPage(Page):
     conditions: tuple[ConditionSummary, ...]
     grades: tuple[tuple[str, str, str], ...]  # the grading key: id, label, definition
+    off_label: Fact
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,13 @@ def conditions_page(evidence: Evidence, guide: Guide) -> ConditionsPage:
         guide.last_reviewed(("evidence.toml",)),
         tuple(summary_of(c) for c in evidence.conditions),
         tuple((g.id, g.label, g.definition) for g in evidence.grades),
+        off_label_fact(guide),
     )
+
+
+def off_label_fact(guide: Guide) -> Fact:
+    """"LDN is off-label", with its sources: a medical statement wherever it is shown."""
+    return Fact.of(guide.one("about.off_label"))
 
 
 def claim_row(claim: Claim) -> ClaimRow:
