@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event, vDuration
+from icalendar import Alarm, Calendar, Event, vDuration, vText
 
 from lowdose.core.perioperative import HoldPlan, plan_hold
 from lowdose.core.titration import Step
@@ -270,12 +270,14 @@ def to_calendar(plan: Schedule, *, stamp: datetime, timezone: str | None = None,
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", "Dose plan")
-    calendar.add("x-wr-caldesc", " ".join([*plan.notes, *notes, SUPPORT]))
+    # X- properties are TEXT (RFC 5545 §3.8.8.2): written as vText, so commas, semicolons,
+    # backslashes and newlines are escaped (§3.3.11); a bare str would go out unescaped.
+    calendar.add("x-wr-calname", vText("Dose plan"))
+    calendar.add("x-wr-caldesc", vText(" ".join([*plan.notes, *notes, SUPPORT])))
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vDuration(REFRESH))
     if timezone:
-        calendar.add("x-wr-timezone", timezone)
+        calendar.add("x-wr-timezone", vText(timezone))
     for run in plan.runs:
         calendar.add_component(writer.dose(run))
     for hold in plan.holds:
@@ -320,7 +322,7 @@ class _Writer:
         event.add("sequence", sequence)
         event.add("summary", summary)
         event.add("description", f"{description}\n\n{SUPPORT}")
-        event.add(KIND, kind)
+        event.add(KIND, vText(kind))
         if isinstance(start, datetime):
             event.add("dtstart", self.local(start))
             event.add("duration", REMINDER_LENGTH)
