@@ -80,6 +80,10 @@ def test_a_red_flag_written_in_the_note_is_urgent(written, red_flag):
     "Feeling mellow and calm today",
     "Tired after a long walk",
     "mild headache, a bit of diarrhoea",
+    # one letter from a trigger word, but real words of their own
+    "Thoughts of farming again, since visiting mum's farm",
+    "The weather is depressing",
+    "My dog needs surgery next week",
 ])
 def test_ordinary_or_denied_entries_stay_calm(note):
     assert urgent(CheckIn(TODAY, True, 1.5, time(22, 0), note=note)) == [], note

@@ -124,6 +124,9 @@ class _Names:
         self._known: dict[str, KnownEffect | None] = {}
         self._red: dict[str, tuple[RedFlag, ...]] = {}
         self._signs: dict[str, frozenset[str]] = {}
+        signs = rules.red_flags.withdrawal_cluster.signs
+        self._red_words = red_flag_vocabulary(course)
+        self._sign_words = vocabulary(tuple(w for sign in signs for w in sign))
 
     def known(self, name: str) -> KnownEffect | None:
         if name not in self._known:
@@ -144,8 +147,8 @@ class _Names:
         """The red flags and withdrawal signs a note affirms. Not memoised across calls, so
         no patient's note outlives the call in a process-wide cache."""
         signs = self.rules.red_flags.withdrawal_cluster.signs
-        text = FreeText(note, vocabulary(tuple(w for sign in signs for w in sign)))
-        return (red_flags_in_note(note, self.course, red_flag_vocabulary(self.course)),
+        text = FreeText(note, self._sign_words)
+        return (red_flags_in_note(note, self.course, self._red_words),
                 frozenset(s[0] for s in signs if any(text.affirms(w) for w in s)))
 
     def run_key(self, name: str) -> str:

@@ -66,14 +66,15 @@ def _words(phrase: str) -> tuple[str, ...]:
 # Patients pluralise and misspell what they write ("rashes", "Jaundise", "withdrawl"). Phrases
 # that must not be missed (red flags) are matched word by word against a vocabulary: a written
 # word also counts as a phrase word that is its singular or plural, or, for phrase words of
-# FUZZY_MIN letters or more, one typing slip away (a letter missing, extra, wrong or two
-# letters swapped). Short words must match exactly: "rash", "dark" and "pain" have too many
-# one-letter neighbours.
+# FUZZY_MIN letters or more, one typing slip away (a letter missing, extra or wrong, or two
+# neighbours swapped) after the same first letter, which people rarely get wrong. Short words
+# must match exactly: "rash", "dark" and "pain" have too many one-letter neighbours.
 FUZZY_MIN = 7
 
 
-def _deletions(word: str) -> set[str]:
-    return {word[:i] + word[i + 1:] for i in range(len(word))}
+def _deletions(word: str) -> list[tuple[int, str, str]]:
+    """Each way to leave one letter out (never the first): (where, which, what is left)."""
+    return [(i, word[i], word[:i] + word[i + 1:]) for i in range(1, len(word))]
 
 
 def _number_forms(word: str) -> set[str]:
@@ -98,23 +99,26 @@ class Vocabulary:
     def __init__(self, phrases: Iterable[str]) -> None:
         self.words = frozenset(w for p in phrases for w in _words(p))
         self._forms: dict[str, set[str]] = {}
-        self._slips: dict[str, set[str]] = {}
+        # a word less one letter → (the word, where, which letter)
+        self._slips: dict[str, set[tuple[str, int, str]]] = {}
         for word in self.words:
             for form in _number_forms(word):
                 self._forms.setdefault(form, set()).add(word)
             if len(word) >= FUZZY_MIN:
-                for slip in _deletions(word):
-                    self._slips.setdefault(slip, set()).add(word)
+                for at, letter, slip in _deletions(word):
+                    self._slips.setdefault(slip, set()).add((word, at, letter))
 
     def meanings(self, word: str) -> frozenset[str]:
         """`word` itself and every vocabulary word it may be a form or a misspelling of."""
         found = {word, *self._forms.get(word, ())}
         if len(word) >= FUZZY_MIN - 1:
-            found.update(self._slips.get(word, ()))  # a letter missing
-            for shorter in _deletions(word):
+            found.update(w for w, _, _ in self._slips.get(word, ()))  # a letter missing
+            for at, letter, shorter in _deletions(word):
                 if len(shorter) >= FUZZY_MIN and shorter in self.words:
                     found.add(shorter)  # a letter too many
-                found.update(self._slips.get(shorter, ()))  # a wrong or swapped letter
+                found.update(  # one letter wrong, or two neighbours swapped
+                    w for w, there, other in self._slips.get(shorter, ())
+                    if there == at or (abs(there - at) == 1 and other == letter))
         return frozenset(found)
 
 
