@@ -165,8 +165,9 @@ def _check(profile: Profile, knowledge: ScreeningKnowledge, hold_hours: float | 
         if isinstance(moment, datetime) and moment.tzinfo is not None:
             raise InputError(field, "give the local clock time without a time zone")
     as_of = profile.as_of
-    taken = [(f"medications.{i}.last_taken", m.last_taken)
-             for i, m in enumerate(profile.medications)]
+    taken: list[tuple[str, date | datetime | None]] = [
+        (f"medications.{i}.last_taken", m.last_taken)
+        for i, m in enumerate(profile.medications) if m.last_taken is not None]
     if profile.ldn is not None:
         taken.append(("ldn.last_taken", profile.ldn.last_taken))
     for field, moment in taken:
@@ -187,7 +188,8 @@ def _check(profile: Profile, knowledge: ScreeningKnowledge, hold_hours: float | 
 def _moments(profile: Profile) -> Iterator[tuple[str, object]]:
     yield "as_of", profile.as_of
     for i, med in enumerate(profile.medications):
-        yield f"medications.{i}.last_taken", med.last_taken
+        if med.last_taken is not None:  # most are not given: no field name to write
+            yield f"medications.{i}.last_taken", med.last_taken
     if profile.ldn is not None:
         yield "ldn.last_taken", profile.ldn.last_taken
     for i, procedure in enumerate(profile.procedures):
@@ -462,6 +464,8 @@ def _until_break(tokens: tuple[str, ...], vocabulary: ConditionVocabulary) -> tu
 
 
 def _contains(tokens: tuple[str, ...], phrases: frozenset[tuple[str, ...]]) -> bool:
+    if not tokens:  # most often nothing stands before or after a condition's name
+        return False
     return any(tokens[i:i + len(p)] == p for p in phrases for i in range(len(tokens)))
 
 
