@@ -123,6 +123,8 @@ class Recognition:
 
     @property
     def classes(self) -> tuple[str, ...]:
+        if len(self.readings) == 1:  # the usual case, read for every finding
+            return (self.readings[0].cls,)
         return tuple(r.cls for r in self.readings)
 
     @property
@@ -470,8 +472,8 @@ def _dosage(cues: list[Tokens], vocabulary: MedicineVocabulary,
     form_phrase, route_phrase = _first(cues, text.forms), _first(cues, text.routes)
     form, usual_route = text.forms[form_phrase] if form_phrase else (None, None)
     route = text.routes[route_phrase] if route_phrase else None
-    brands = [vocabulary.concepts[m.concept] for m in matches if m.brand]
-    brand = brands[0] if len(brands) == 1 else None
+    brands = [m for m in matches if m.brand]
+    brand = vocabulary.concepts[brands[0].concept] if len(brands) == 1 else None
     if route is None and brand is not None and form in (None, brand.form):
         route = brand.route
     return route or usual_route, form or (brand.form if brand else None)
