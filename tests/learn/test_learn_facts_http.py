@@ -133,3 +133,14 @@ def test_the_off_label_statement_is_cited_wherever_it_appears(client: httpx.Clie
         assert "naltrexone-label" in ids
         listed = main.find(has("id", "source-naltrexone-label"))
         assert listed.tag == "li"
+
+
+@pytest.mark.parametrize(("query", "condition"), [
+    ("ME", "me-cfs"), ("crohn", "crohns-disease"), ("long hauler", "long-covid"),
+    ("fibro", "fibromyalgia"), ("CRPS", "crps"), ("MS", "multiple-sclerosis"),
+])
+def test_the_cli_finds_a_condition_as_learn_search_does(lowdose: Callable[..., Any],
+                                                        query: str, condition: str) -> None:
+    run = lowdose("knowledge", "evidence", query, "--json")
+    assert run.code == 0, run.stderr
+    assert run.json()["id"] == condition

@@ -139,12 +139,14 @@ def _show_drugs(data: dict[str, Any]) -> None:
 
 
 def _evidence(query: str | None) -> Shown:
-    from lowdose.knowledge.evidence import evidence_for, load_evidence
+    from lowdose.knowledge.evidence import load_evidence
+    from lowdose.learn.search import condition_for
 
     evidence = load_evidence()
     if query is None:
         return evidence.to_dict(), _show_evidence
-    found = evidence_for(query, evidence) if query.strip() else None
+    # The same reading as the Learn search box: "ME", "fibro", "crohn" find their condition.
+    found = condition_for(query, evidence)
     if found is None:
         names = ", ".join(c.name for c in evidence.conditions)
         raise InputError("CONDITION", f"no evidence entry for {query!r}; known: {names}")

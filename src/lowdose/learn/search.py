@@ -87,6 +87,13 @@ def search(query: str, *, as_of: datetime, evidence: Evidence, guide: Guide,
                    if unknown else None)
 
 
+def condition_for(text: str, evidence: Evidence) -> ConditionEvidence | None:
+    """The condition a reader's query names best, as the search box finds it (whole-query
+    abbreviations such as "ME", synonyms, then the start of a name), or None."""
+    found = _conditions(" ".join(text.split()), evidence) if normalise(text) else ()
+    return found[0] if found else None
+
+
 def _conditions(text: str, evidence: Evidence) -> tuple[ConditionEvidence, ...]:
     wanted = normalise(text)
     alias = evidence.condition(WHOLE_QUERY.get(wanted, ""))
