@@ -112,3 +112,21 @@ def test_summaries_and_results_are_in_our_own_words(entry: ConditionEvidence) ->
     texts = [entry.summary, entry.grade_note or "", *(s.result for s in entry.studies)]
     copied = [(t, run) for t in texts if (run := _longest_shared_run(t, source))]
     assert copied == []
+
+
+@pytest.mark.parametrize(("condition_id", "author", "year", "figures"), [
+    # clinical-facts §1b: the trials' fixed doses and durations
+    ("fibromyalgia", "Younger", 2009, ("4.5 mg",)),
+    ("fibromyalgia", "Younger", 2013, ("4.5 mg",)),
+    ("multiple-sclerosis", "Cree", 2010, ("4.5 mg", "8 weeks", "60")),
+    ("crohns-disease", "Smith", 2011, ("4.5 mg", "12 weeks")),
+    ("depression", "Mischoulon", 2017, ("1 mg twice a day", "3 weeks")),
+    ("long-covid", "O'Kelly", 2022, ("1 mg", "2 mg")),
+])
+def test_each_trial_result_states_its_dose_and_duration(condition_id: str, author: str,
+                                                        year: int,
+                                                        figures: tuple[str, ...]) -> None:
+    study = next(s for s in condition(condition_id).studies
+                 if (s.first_author, s.year) == (author, year))
+    for figure in figures:
+        assert figure in study.result, (author, figure)
