@@ -30,6 +30,9 @@ WRITTEN = [
     ("severe fatigue", "hepatitis"),
     ("Extreme tiredness", "hepatitis"),
     ("hepatitus", "hepatitis"),
+    ("right upper abdominal pain", "hepatitis"),
+    ("eyes turning yellow", "hepatitis"),
+    ("severe exhaustion", "hepatitis"),
     # opioid withdrawal after a dose: piloerection, agitation, sweating, vomiting, diarrhoea
     ("withdrawl symptoms", "opioid-withdrawal"),
     ("Goosebump", "opioid-withdrawal"),
@@ -44,16 +47,21 @@ WRITTEN = [
     ("cant breath", "allergic-reaction"),
     ("breathing difficulties", "allergic-reaction"),
     ("anaphylaxsis", "allergic-reaction"),
+    ("swelling of face and lips", "allergic-reaction"),
+    ("throat tightness", "allergic-reaction"),
     # new suicidal thoughts
     ("sucidal thoughts", "suicidal-thoughts"),
     ("SUICIDAL", "suicidal-thoughts"),
     ("selfharm", "suicidal-thoughts"),
     ("thinking about ending it all", "suicidal-thoughts"),
+    ("thoughts of death", "suicidal-thoughts"),
     # severe uncontrolled pain needing opioids
     ("pain is unbearable", "severe-pain-needing-opioids"),
     ("severe pains", "severe-pain-needing-opioids"),
     ("needed opiods", "severe-pain-needing-opioids"),
     ("emergancy surgery", "severe-pain-needing-opioids"),
+    ("broken ankle", "severe-pain-needing-opioids"),
+    ("pain not controlled by anything", "severe-pain-needing-opioids"),
 ]
 
 
