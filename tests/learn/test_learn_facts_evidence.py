@@ -130,3 +130,12 @@ def test_each_trial_result_states_its_dose_and_duration(condition_id: str, autho
                  if (s.first_author, s.year) == (author, year))
     for figure in figures:
         assert figure in study.result, (author, figure)
+
+
+def test_the_cochrane_row_names_the_childrens_trial_it_includes() -> None:
+    # §5 Crohn's: Parker 2018 — 2 RCTs, 46 participants incl. paediatric n = 12; §1b: the
+    # children's trial used 0.1 mg/kg/day, at most 4.5 mg, for 8 weeks.
+    parker = next(s for s in condition("crohns-disease").studies if s.first_author == "Parker")
+    assert parker.n == 46
+    for figure in ("12 children", "0.1 mg per kg", "4.5 mg", "8 weeks"):
+        assert figure in parker.result, figure
