@@ -142,3 +142,33 @@ def test_a_stopped_opioid_statement_from_the_prefetch_defers_ldn(cds: Cds) -> No
                                   "end": (date.today() - timedelta(days=1)).isoformat()}
     cards = cds.cards(hook_request(orders=[ldn_order()], meds=[stopped]))
     assert codes(cards) == [("recent-opioid", "critical")]
+
+
+# ----------------------------------------------------------------------------- CORS
+
+
+@pytest.mark.parametrize("path", ["/cds-services", SERVICE])
+def test_a_browser_preflight_is_answered_without_a_token(cds: Cds, path: str) -> None:  # noqa: F811
+    # interop-notes §2.6: CORS is needed for browser-based CDS clients; a preflight carries
+    # no Authorization header, so it cannot need one.
+    response = cds.client.options(path, headers={
+        "Origin": "https://ehr-app.example.org", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"})
+    assert response.status_code in (200, 204)
+    assert response.headers["access-control-allow-origin"] in (
+        "*", "https://ehr-app.example.org")
+    assert "POST" in response.headers["access-control-allow-methods"]
+    assert "authorization" in response.headers["access-control-allow-headers"].lower()
+
+
+def test_answers_and_refusals_carry_the_cors_header(cds: Cds) -> None:  # noqa: F811
+    # interop-notes §2.6: without the header a browser hides the answer (cards or 401) from
+    # the page that asked.
+    origin = {"Origin": "https://ehr-app.example.org"}
+    token = cds.keys.token(cds.url + SERVICE)
+    answered = cds.client.post(SERVICE, json=hook_request(orders=[ldn_order()]),
+                               headers={**origin, "Authorization": f"Bearer {token}"})
+    refused = cds.client.post(SERVICE, json=hook_request(orders=[ldn_order()]), headers=origin)
+    assert (answered.status_code, refused.status_code) == (200, 401)
+    for response in (answered, refused):
+        assert response.headers["access-control-allow-origin"] == "*"

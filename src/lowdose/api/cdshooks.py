@@ -6,6 +6,10 @@ These routes do not take the API's bearer tokens: every call, discovery included
 EHR client's signed JWT (see `interop.cds_auth` and `services.cdshooks` for the allow-list).
 Errors are problem details: 401 for a refused token, 400 for a malformed request, 412 when the
 service cannot get the data it needs.
+
+CORS is open (interop-notes §2.6: browser-based CDS clients need it): every answer allows any
+origin, and a preflight `OPTIONS` is answered without a token (it carries none). That gives a
+page nothing a token would not: the JWT, never a cookie, is what lets a caller in.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from lowdose.api.deps import BEARER, now, source_of
@@ -27,6 +31,10 @@ from lowdose.settings import Settings
 # CDS Hooks describes itself (discovery); the API's OpenAPI document does not cover it.
 router = APIRouter(prefix="/cds-services", tags=["CDS Hooks"], include_in_schema=False)
 ANSWERS = documented(400, 401, 412)
+CORS = {"Access-Control-Allow-Origin": "*"}
+PREFLIGHT = {**CORS, "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+             "Access-Control-Allow-Headers": "Authorization, Content-Type",
+             "Access-Control-Max-Age": "600"}
 
 
 async def _authenticate(request: Request, service: str) -> None:
@@ -43,13 +51,24 @@ async def _authenticate(request: Request, service: str) -> None:
             audience=audience, clients=clients, now=now(), service=service,
             source=source_of(request))
     except CdsAuthError as exc:
-        raise HTTPException(401, str(exc), headers=dict(BEARER)) from None
+        raise HTTPException(401, str(exc), headers={**BEARER, **CORS}) from None
+
+
+async def preflight(request: Request) -> Response:
+    return Response(status_code=204, headers=PREFLIGHT)
+
+
+# Plain routes, like CORS middleware answering before routing: a preflight is no API call (it
+# reads and changes nothing, and no caller is known), so it has no place in the route walks.
+for _path in ("", "/{service_id}"):
+    router.add_route(router.prefix + _path, preflight, methods=["OPTIONS"],
+                     include_in_schema=False)
 
 
 @router.get("", summary="CDS Hooks discovery", responses=ANSWERS)
 async def discovery(request: Request) -> JSONResponse:
     await _authenticate(request, "discovery")
-    return JSONResponse(hooks.discovery())
+    return JSONResponse(hooks.discovery(), headers=CORS)
 
 
 # The work runs in the event loop (a fraction of a millisecond of CPU): a thread per call cost
@@ -60,13 +79,13 @@ async def _call(request: Request, service: str) -> JSONResponse:
     try:
         parsed = json.loads(await request.body())
     except ValueError:
-        raise HTTPException(400, "the request body is not JSON") from None
+        raise HTTPException(400, "the request body is not JSON", headers=CORS) from None
     try:
-        return JSONResponse(await cdshooks.answer(parsed, now=now()))
+        return JSONResponse(await cdshooks.answer(parsed, now=now()), headers=CORS)
     except cdshooks.PrefetchUnavailable as exc:
-        raise HTTPException(412, str(exc)) from None
+        raise HTTPException(412, str(exc), headers=CORS) from None
     except InputError as exc:
-        raise HTTPException(400, f"{exc.field}: {exc.message}") from None
+        raise HTTPException(400, f"{exc.field}: {exc.message}", headers=CORS) from None
 
 
 HOOK_REQUEST = {"requestBody": {"required": True, "content": {"application/json": {
