@@ -291,9 +291,15 @@ def _unread_partners(normalized: str, words: Tokens, found: _Found,
     if not found.hits or not ("/" in normalized or "+" in normalized or "&" in normalized
                               or not _JOIN_WORDS.isdisjoint(words)):
         return ()  # nothing recognised, or nothing joined to it: most entries
-    tokens, starts = token_spans(normalized)
     named = sorted({i for hit in found.hits for i in range(hit.start, hit.end)})
     doubtful = {m.words for m in found.ambiguous}
+    # Only a name-like word outside the names can be one; "Norco 5/325" has none, so the
+    # words' offsets are found only when there is one.
+    partners = [i for i, word in enumerate(words) if i not in named
+                and word not in doubtful and _may_be_misspelt(word, vocabulary)]
+    if not partners:
+        return ()
+    tokens, starts = token_spans(normalized)  # the same words as `words`, with offsets
 
     def joined(left: int, right: int) -> bool:
         between = tokens[left + 1:right]
@@ -303,9 +309,8 @@ def _unread_partners(normalized: str, words: Tokens, found: _Found,
         return bool(_JOINS & set(gap))
 
     unread = []
-    for i, word in enumerate(tokens):
-        if i in named or word in doubtful or not _may_be_misspelt(word, vocabulary):
-            continue
+    for i in partners:
+        word = tokens[i]
         before = [j for j in named if j < i]
         after = [j for j in named if j > i]
         if (before and joined(before[-1], i)) or (after and joined(i, after[0])):
