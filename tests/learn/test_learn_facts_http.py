@@ -144,3 +144,24 @@ def test_the_cli_finds_a_condition_as_learn_search_does(lowdose: Callable[..., A
     run = lowdose("knowledge", "evidence", query, "--json")
     assert run.code == 0, run.stderr
     assert run.json()["id"] == condition
+
+
+def test_the_cli_overview_cites_every_condition_and_claim(lowdose: Callable[..., Any]) -> None:
+    # No medical statement without its source, on the command line too; claims clinical-facts
+    # §7 finds unsupported read "Not supported".
+    run = lowdose("knowledge", "evidence", env={"COLUMNS": "600"})
+    assert run.code == 0, run.stderr
+    out = run.stdout
+    lines = out.splitlines()
+    for claim in K.evidence.claims:
+        row = next(line for line in lines if claim.claim[:40] in line)
+        if claim.sources:
+            assert claim.sources[0] in row, claim.id
+        else:
+            assert "none found" in row, claim.id
+    hashimoto = next(line for line in lines if "thyroid-hormone dose needed" in line)
+    assert "Not supported" in hashimoto
+    for entry in K.evidence.conditions:
+        row = next(line for line in lines if line.strip("│ ").startswith(entry.name[:20]))
+        assert (entry.sources[0] if entry.sources else "none found") in row, entry.id
+    assert "Sources" in out and "Younger J, Mackey S" in out

@@ -155,12 +155,22 @@ def _evidence(query: str | None) -> Shown:
 
 def _show_evidence(data: dict[str, Any]) -> None:
     from lowdose.cli import render
+    from lowdose.learn.evidence import VERDICT_LABELS
 
-    rows = [(c["name"], c["grade_label"], c["summary"]) for c in data["conditions"]]
-    render.table(["condition", "evidence", "summary"], rows,
+    rows = [(c["name"], c["grade_label"], c["summary"], _cited(c["sources"]))
+            for c in data["conditions"]]
+    render.table(["condition", "evidence", "summary", "sources"], rows,
                  title="Evidence for LDN by condition (lowdose knowledge evidence CONDITION)")
-    claims = [(c["claim"], c["verdict"], c["finding"]) for c in data["claims"]]
-    render.table(["claim", "verdict", "finding"], claims, title="Claims checked")
+    claims = [(c["claim"], VERDICT_LABELS[c["verdict"]], c["finding"], _cited(c["sources"]))
+              for c in data["claims"]]
+    render.table(["claim", "verdict", "finding", "sources"], claims, title="Claims checked")
+    render.sources([i for part in ("conditions", "claims") for row in data[part]
+                    for i in row["sources"]])
+
+
+def _cited(ids: list[str]) -> str:
+    """Source ids, or a plain statement that no source was found (a no-data verdict)."""
+    return ", ".join(ids) or "none found"
 
 
 def _show_condition(data: dict[str, Any]) -> None:
