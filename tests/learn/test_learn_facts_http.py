@@ -165,3 +165,14 @@ def test_the_cli_overview_cites_every_condition_and_claim(lowdose: Callable[...,
         row = next(line for line in lines if line.strip("│ ").startswith(entry.name[:20]))
         assert (entry.sources[0] if entry.sources else "none found") in row, entry.id
     assert "Sources" in out and "Younger J, Mackey S" in out
+
+
+def test_a_condition_the_guide_lacks_is_not_answered_as_if_it_were_a_medicine(
+        client: httpx.Client) -> None:
+    # clinical-facts covers no study for e.g. autism: the guide says it has nothing, and the
+    # screen's "unrecognised medicine" note applies only if the word is a medicine.
+    main = get(client, "/learn/search", q="autism").find(lambda n: n.tag == "main")
+    assert "Nothing in the guide matches" in main.text()
+    notice = main.find(lambda n: "notice" in n.attrs.get("class", "").split()
+                       and "not recognised" in n.text())
+    assert notice.text().startswith("If it is a medicine:")
