@@ -15,7 +15,7 @@ from typing import Literal
 from lowdose.core.diary import SideEffect
 from lowdose.core.formulation import Form, Measure, capsule_measure, exact, liquid_measure, marks
 from lowdose.errors import InputError
-from lowdose.knowledge.evidence import mentions
+from lowdose.knowledge.evidence import FreeText, vocabulary
 from lowdose.knowledge.regimens import Passage, Protocol, TitrationFacts
 
 Timing = Literal["bedtime", "morning"]
@@ -445,11 +445,14 @@ class _Diary:
         return Decision(action, float(dose), text, reason.sources, dose_time or self.time)
 
     def red_flag(self) -> Decision | None:
+        # Read as the diary's monitoring reads them (plurals and typing slips of the trigger
+        # words count), so the panel and this suggestion never disagree about a red flag.
+        phrases = self.tol.red_flag_phrases
+        words = vocabulary(phrases)
         for day in reversed(self.recent):
             for effect in day.side_effects:
-                if effect.severity > 0 and (
-                        _mentions(effect.name, self.tol.red_flags)
-                        or any(mentions(effect.name, p) for p in self.tol.red_flag_phrases)):
+                if effect.severity > 0 and (_mentions(effect.name, self.tol.red_flags)
+                                            or _any_phrase(FreeText(effect.name, words), phrases)):
                     return self.decide("stop_and_call", "red_flag", Fraction(0),
                                        symptom=effect.name)
         return None
@@ -548,6 +551,10 @@ class _Diary:
         if ladder[-1] >= ladder[0]:
             return min(d for d in ladder if d > self.dose)
         return max(d for d in ladder if d < self.dose)
+
+
+def _any_phrase(text: FreeText, phrases: tuple[str, ...]) -> bool:
+    return any(text.contains(p) for p in phrases)
 
 
 def _mentions(name: str, terms: tuple[str, ...]) -> bool:
