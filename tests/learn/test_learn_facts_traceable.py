@@ -82,3 +82,17 @@ def test_a_traceable_percentage_passes() -> None:
     page = ev.condition_page(_fibromyalgia(), K.guide)
     assert "28.8 %" in study.result
     assert require_traceable(page, K.sources) is page
+
+
+def test_the_handout_says_so_where_no_source_was_found() -> None:
+    # clinical-facts §5 Systemic lupus: "no study found" — the paper, like the screen, marks a
+    # statement without a source instead of printing it bare.
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    pdf = site.handout_pdf("systemic-lupus")
+    assert pdf is not None
+    text = " ".join(p.extract_text() for p in PdfReader(BytesIO(pdf)).pages)
+    flat = "".join(text.split())
+    assert "(nosourcefound)" in flat

@@ -88,7 +88,8 @@ def render_pdf(handout: Handout) -> bytes:
     number = {s.id: i for i, s in enumerate(handout.sources, start=1)}
 
     def cited(fact: Fact, prefix: str = "") -> str:
-        marks = "".join(f"[{number[s]}]" for s in fact.sources)
+        # As on screen: a statement without a source says so rather than standing bare.
+        marks = "".join(f"[{number[s]}]" for s in fact.sources) or "(no source found)"
         return f"{prefix}{escape(fact.text)} <font size=7>{marks}</font>"
 
     def bullets(items: list[str]) -> ListFlowable:
