@@ -1,22 +1,17 @@
 """The panel page at clinic scale, on SQLite and PostgreSQL: 10,000 patients on one care team,
 each with a stored panel line, read over real HTTP. A page still shows 25 patients, the most
-urgent first, touches (and audits) only those, and answers well inside a second.
+urgent first, and touches (and audits) only those.
 
-The rows are written in bulk (the status lines as the check-in writes would leave them): what
-is measured is the page, whose cost must not depend on how much of the clinic it does not show.
-The design budget (≤ 300 ms for the first flagged page) is the panel service's, measured in
-bench/; here the whole request is held to a bound loose enough for a shared 2-core machine.
+The rows are written in bulk (the status lines as the check-in writes would leave them). Its
+speed (design §4: ≤ 300 ms for the first flagged page) is measured in bench/panel.py, not here.
 """
 
 from __future__ import annotations
 
 import re
-import statistics
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import func, insert, select
 
 from lowdose.store.models import AuditEvent, CareTeamPatient, PanelStatus, Patient
@@ -24,9 +19,6 @@ from web.conftest import Site
 from web.test_clinician_pages import names_in_order, post
 
 PATIENTS = 10_000
-# The whole request (session check, panel query and count, 25 audit events, HTML) on a shared
-# machine; the service alone is budgeted at 300 ms (design §4).
-PAGE_BOUND_S = 1.5
 FLAGS = {
     0: ("red-flag-jaundice", "urgent", "Signs of liver inflammation (jaundice): stop LDN and "
                                        "contact a clinician today."),
@@ -61,12 +53,6 @@ def _status(n: int, patient_id: int, site: Site, today: Any, now: datetime) -> d
             "steps_held": False, "refreshed_at": now}
 
 
-def timed(request: Any) -> tuple[float, httpx.Response]:
-    started = time.perf_counter()
-    response = request()
-    return time.perf_counter() - started, response
-
-
 def panel_reads(site: Site) -> int:
     with site.cast.db.transaction(write=False) as session:
         return int(session.scalar(select(func.count()).select_from(AuditEvent).where(
@@ -79,25 +65,17 @@ def test_the_panel_page_at_ten_thousand_patients(site: Site) -> None:
     with site.signed_in("clinician") as client:
         client.get("/clinic/panel")  # warm: templates compiled, connections open
         before = panel_reads(site)
-        first = [timed(lambda: client.get("/clinic/panel")) for _ in range(5)]
+        first = [client.get("/clinic/panel") for _ in range(5)]
         audited = panel_reads(site) - before
-        urgent = [timed(lambda: client.get("/clinic/panel", params={"level": "urgent"}))
-                  for _ in range(3)]
-        search = [timed(lambda: post(client, "/clinic/panel", {"q": "synthetic 0999"}))
-                  for _ in range(3)]
-        last = timed(lambda: client.get("/clinic/panel", params={"page": str(total // 25)}))
+        urgent = client.get("/clinic/panel", params={"level": "urgent"})
+        search = post(client, "/clinic/panel", {"q": "synthetic 0999"})
+        last = client.get("/clinic/panel", params={"page": str(total // 25)})
 
-    page = first[0][1].text
+    page = first[0].text
     assert f"Patients 1–25 of {total:,}".replace(",", "") in page.replace(",", "")
     assert len(names_in_order(page)) == 25
     assert re.findall(r'data-group="([a-z-]+)"', page) == ["red-flag"] * 25
     assert audited == 5 * 25  # each view touched the 25 patients it shows, no more
-    assert "of 200" in urgent[0][1].text and len(names_in_order(urgent[0][1].text)) == 25
-    assert sorted(names_in_order(search[0][1].text)) == [f"Synthetic 0999{n}" for n in range(10)]
-    assert len(names_in_order(last[1].text)) == total % 25
-    medians = {"first page": statistics.median(t for t, _ in first),
-               "urgent only": statistics.median(t for t, _ in urgent),
-               "search": statistics.median(t for t, _ in search), "last page": last[0]}
-    print(f"\npanel page at {total} patients ({site.cast.db.url.get_backend_name()}): "
-          + ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in medians.items()))
-    assert all(seconds < PAGE_BOUND_S for seconds in medians.values()), medians
+    assert "of 200" in urgent.text and len(names_in_order(urgent.text)) == 25
+    assert sorted(names_in_order(search.text)) == [f"Synthetic 0999{n}" for n in range(10)]
+    assert len(names_in_order(last.text)) == total % 25
