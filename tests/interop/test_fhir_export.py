@@ -83,7 +83,7 @@ def test_the_titration_is_sequenced_dosage_instructions_of_compounded_ldn(
     assert ingredient["itemCodeableConcept"]["coding"][0] == {
         "system": RXNORM, "code": "7243", "display": "naltrexone"}
     assert ingredient["strength"]["numerator"]["value"] == 5.0  # the 5 mg/mL liquid
-    assert request["reasonCode"] == [{"text": "fibromyalgia"}]
+    assert [r["text"] for r in request["reasonCode"]] == ["fibromyalgia"]
 
 
 def test_doses_ratings_and_scores_say_what_the_diary_says(record: tuple[Cast, int]) -> None:

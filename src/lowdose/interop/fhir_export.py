@@ -73,6 +73,8 @@ class ConditionEntry:
 class CourseEntry:
     course: CourseView
     plan: PlanVersionView | None  # the newest version
+    # Verified codes of the indication (symbolic system, code), as for conditions.
+    reason_codes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -224,7 +226,14 @@ class _Builder:
         if version is not None:
             resource["authoredOn"] = instant(version.created_at)
         if course.indication:
-            resource["reasonCode"] = [{"text": course.indication}]
+            # interop-notes §1.1: reasonCode is the condition's code (SNOMED, ICD-10-CM), with
+            # the words as written.
+            reason: dict[str, Any] = {"text": course.indication}
+            if entry.reason_codes:
+                reason = {"coding": [{"system": SYSTEMS[system], "code": value}
+                                     for system, value in entry.reason_codes],
+                          "text": course.indication}
+            resource["reasonCode"] = [reason]
         if not resource["dosageInstruction"]:
             del resource["dosageInstruction"]
         self.add(resource)

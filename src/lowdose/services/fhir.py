@@ -64,8 +64,10 @@ def _record(access: Access) -> RecordExport:
     for course in _courses(access):
         newest = session.scalar(select(PlanVersion).where(PlanVersion.course_id == course.id)
                                 .order_by(PlanVersion.version.desc()).limit(1))
-        courses.append(CourseEntry(_course_view(access, course),
-                                   _plan_view(newest) if newest else None))
+        view = _course_view(access, course)
+        courses.append(CourseEntry(view, _plan_view(newest) if newest else None,
+                                   _condition_codes(view.indication)
+                                   if view.indication else ()))
     diary = session.scalars(select(Checkin).where(Checkin.patient_id == pid)
                             .order_by(Checkin.date)).all()
     responses = session.scalars(
