@@ -122,6 +122,8 @@ def test_summaries_and_results_are_in_our_own_words(entry: ConditionEvidence) ->
     ("crohns-disease", "Smith", 2011, ("4.5 mg", "12 weeks")),
     ("depression", "Mischoulon", 2017, ("1 mg twice a day", "3 weeks")),
     ("long-covid", "O'Kelly", 2022, ("1 mg", "2 mg")),
+    ("painful-diabetic-neuropathy", "Srinivasan", 2021, ("2 mg", "4 mg", "20 %", "2 weeks")),
+    ("painful-diabetic-neuropathy", "Dartmouth (registry)", 2021, ("4.5 mg", "6 weeks")),
 ])
 def test_each_trial_result_states_its_dose_and_duration(condition_id: str, author: str,
                                                         year: int,
@@ -139,3 +141,9 @@ def test_the_cochrane_row_names_the_childrens_trial_it_includes() -> None:
     assert parker.n == 46
     for figure in ("12 children", "0.1 mg per kg", "4.5 mg", "8 weeks"):
         assert figure in parker.result, figure
+
+
+def test_the_neuropathy_summary_adds_no_uncited_judgement_of_the_comparator() -> None:
+    # §5 Painful diabetic neuropathy: "LDN 2–4 mg similar efficacy to amitriptyline, fewer
+    # AEs" — nothing about amitriptyline's standing, which no cited source gives.
+    assert "standard treatment" not in condition("painful-diabetic-neuropathy").summary
