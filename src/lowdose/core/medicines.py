@@ -560,21 +560,22 @@ def _strengths(text: str, has_number: bool, stated: re.Match[str] | None, found:
         return tuple(Strength(s.ingredient, s.value, s.unit) for s in product.strengths)
     written: list[Strength] = []
     if has_number:
-        if stated:
-            # Daily totals ("60-100 mg/day") are not strengths; blank them, keeping offsets.
-            text = _DAILY.sub(lambda m: " " * len(m.group(0)), text)
-        written = _written_strengths(text, found, matches, vocabulary)
+        # Daily totals ("60-100 mg/day") are not strengths; blank them, keeping offsets.
+        searched = _DAILY.sub(lambda m: " " * len(m.group(0)), text) if stated else text
+        written = _written_strengths(searched, text, found, matches, vocabulary)
     if written:
         return tuple(written)
     return tuple(Strength(i, v, "mg") for m in matches if m.brand
                  for i, v in vocabulary.concepts[m.concept].fixed_strengths)
 
 
-def _written_strengths(text: str, found: _Found, matches: list[ConceptMatch],
+def _written_strengths(searched: str, text: str, found: _Found, matches: list[ConceptMatch],
                        vocabulary: MedicineVocabulary) -> list[Strength]:
+    """Strengths found in `searched` (`text` with its daily totals blanked). Name hits count
+    the tokens of `text` itself: blanking removes tokens, not characters."""
     written: list[Strength] = []
     offsets: tuple[int, ...] | None = None
-    for m in _STRENGTH.finditer(text):
+    for m in _STRENGTH.finditer(searched):
         values_text, raw_unit = m.group("values", "unit")
         values_text = values_text.replace(" ", "")
         values = ([float(values_text)] if values_text.isdigit()
