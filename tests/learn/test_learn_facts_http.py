@@ -176,3 +176,22 @@ def test_a_condition_the_guide_lacks_is_not_answered_as_if_it_were_a_medicine(
     notice = main.find(lambda n: "notice" in n.attrs.get("class", "").split()
                        and "not recognised" in n.text())
     assert notice.text().startswith("If it is a medicine:")
+
+
+@pytest.mark.parametrize(("query", "condition"), [
+    ("chrons", "crohns-disease"), ("chron's disease", "crohns-disease"),
+    ("fibromialgia", "fibromyalgia"), ("multiple sclerosys", "multiple-sclerosis"),
+    ("psoraisis", "psoriasis"), ("M.E.", "me-cfs"), ("M.S.", "multiple-sclerosis"),
+])
+def test_search_forgives_common_misspellings_of_a_condition(client: httpx.Client, query: str,
+                                                            condition: str) -> None:
+    page = get(client, "/learn/search", q=query)
+    rows = [n.attrs["data-condition"] for n in page.find_all(has("data-condition"))]
+    assert rows[:1] == [condition], (query, rows)
+
+
+@pytest.mark.parametrize("query", ["percocat", "tramadoll", "oxycodon"])
+def test_a_misspelt_medicine_is_not_taken_for_a_condition(client: httpx.Client,
+                                                          query: str) -> None:
+    page = get(client, "/learn/search", q=query)
+    assert not page.find_all(has("data-condition")), query

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from difflib import get_close_matches
 
 from lowdose.core.medicines import AMBIGUOUS, MATCHED, Recognition
 from lowdose.core.screening import Medication, Profile, ScreeningResult, screen
@@ -29,7 +30,10 @@ MAX_QUERY = 200
 UNRECOGNISED = "unrecognised-medicine"
 # Abbreviations people type as the whole query, too common as words ("me", "fm") to be
 # synonyms that match inside free text (evidence_for also reads a patient's conditions).
-WHOLE_QUERY = {"me": "me-cfs", "fm": "fibromyalgia"}
+WHOLE_QUERY = {"me": "me-cfs", "m e": "me-cfs", "fm": "fibromyalgia", "m s": "multiple-sclerosis"}
+# How close a misspelt condition name must be to a known one ("chrons" → "crohns"): close
+# enough that misspelt medicine names ("percocat") match none.
+CLOSE_NAME = 0.8
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ def search(query: str, *, as_of: datetime, evidence: Evidence, guide: Guide,
     # what the reader asked about.
     conditions = tuple(summary_of(c) for c in matched
                        if not (medicines and _named_by_medicine(text, c, medicines)))
+    if not (conditions or claims or medicines or suggestions):
+        conditions = tuple(summary_of(c) for c in _misspelt(text, evidence))
     found = SearchResults(text, conditions, medicines, suggestions, claims)
     if not found.empty:
         return found
@@ -101,6 +107,14 @@ def _conditions(text: str, evidence: Evidence) -> tuple[ConditionEvidence, ...]:
     found = [c for c in evidence.conditions if _partly_named(wanted, c)]
     ordered = ([best] if best else []) + [c for c in found if c is not best]
     return tuple(ordered)
+
+
+def _misspelt(text: str, evidence: Evidence) -> tuple[ConditionEvidence, ...]:
+    """Conditions whose name or synonym is spelt almost like the query ("fibromialgia")."""
+    owners = {normalise(n): c for c in evidence.conditions for n in (c.name, *c.synonyms)
+              if len(normalise(n)) >= 4}
+    close = get_close_matches(normalise(text), list(owners), n=3, cutoff=CLOSE_NAME)
+    return tuple(dict.fromkeys(owners[name] for name in close))
 
 
 def _partly_named(wanted: str, condition: ConditionEvidence) -> bool:
