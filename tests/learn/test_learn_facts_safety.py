@@ -42,3 +42,21 @@ def test_the_hold_and_its_basis_carry_the_facts_numbers() -> None:
     page = safety()
     assert "72 hours" in page.hold.text
     assert "3 days" in page.hold_basis.text and "48 hours" in page.hold_basis.text
+
+
+def test_the_labels_other_contraindications_are_listed() -> None:
+    # §3a: contraindicated in acute opioid withdrawal, a failed naloxone challenge and a
+    # positive urine opioid screen (naltrexone label).
+    listed = " ".join(f.text for f in safety().contraindications)
+    for phrase in ("opioid withdrawal", "naloxone challenge", "urine"):
+        assert phrase in listed, phrase
+    withdrawal = next(f for f in safety().contraindications if "naloxone challenge" in f.text)
+    assert withdrawal.sources == ("naltrexone-label",)
+
+
+def test_alcohol_is_addressed_as_the_facts_give_it() -> None:
+    # §3d Alcohol: naltrexone is itself an alcohol-use-disorder treatment; no harmful
+    # interaction documented; trials excluded alcohol/substance misuse (FINAL).
+    fact = next(f for f in safety().cautions if f.text.startswith("Alcohol"))
+    assert "no harmful interaction" in fact.text and "prescriber" in fact.text
+    assert set(fact.sources) == {"naltrexone-label", "nct04270877"}
