@@ -172,3 +172,12 @@ def test_answers_and_refusals_carry_the_cors_header(cds: Cds) -> None:  # noqa: 
     assert (answered.status_code, refused.status_code) == (200, 401)
     for response in (answered, refused):
         assert response.headers["access-control-allow-origin"] == "*"
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "JWS", "dpop+jwt"])
+def test_a_token_whose_typ_is_not_jwt_is_refused(cds: Cds, typ: str) -> None:  # noqa: F811
+    # CDS Hooks 2.0 "Trusting CDS Clients" / interop-notes §2.6: the JWT header's typ is JWT.
+    token = cds.keys.token(cds.url + SERVICE, headers={"typ": typ})
+    response = cds.call(hook_request(orders=[ldn_order()]), token=token)
+    assert response.status_code == 401
+    assert "typ" in response.json()["detail"]

@@ -119,6 +119,10 @@ def verify(token: str, *, audience: str, clients: CdsClients, now: datetime,
     if algorithm not in ASYMMETRIC:
         raise CdsAuthError(f"algorithm {algorithm!r} refused: sign with an asymmetric key "
                            "(ES384 or RS384)")
+    typ = header.get("typ")
+    if typ is not None and (not isinstance(typ, str) or typ.upper() != "JWT"):
+        # CDS Hooks 2.0 "Trusting CDS Clients": the header's typ is the fixed value JWT.
+        raise CdsAuthError(f"typ {typ!r} refused: a CDS client's token has typ JWT")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise CdsAuthError("the JWT header must name the key (kid)")
