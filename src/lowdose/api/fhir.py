@@ -88,8 +88,17 @@ OUTCOMES: dict[int | str, dict[str, Any]] = {
 
 @router.get("/Patient/{patient_id}/$everything", response_class=FhirResponse,
             summary="The patient's record as a FHIR R4 searchset Bundle", responses=OUTCOMES)
-def everything(db: DB, ctx: Ctx, patient_id: int) -> FhirResponse:
-    return FhirResponse(fhir.export_patient(db, ctx, patient_id, kind="searchset"))
+def everything(request: Request, db: DB, ctx: Ctx, patient_id: int) -> FhirResponse:
+    bundle = fhir.export_patient(db, ctx, patient_id, kind="searchset")
+    # A searchset names the search it answers (R4 Bundle.link, relation self).
+    bundle["link"] = [{"relation": "self", "url": str(request.url)}]
+    return FhirResponse(_links_first(bundle))
+
+
+def _links_first(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The Bundle with `link` before `entry`, in FHIR's element order, for people reading it."""
+    return {k: bundle[k] for k in (*(k for k in bundle if k not in ("link", "entry")),
+                                   "link", "entry") if k in bundle}
 
 
 @router.post("", response_class=FhirResponse, responses=OUTCOMES,
@@ -99,11 +108,14 @@ def import_bundle(db: DB, ctx: Ctx, bundle: Annotated[dict[str, Any], Body()],
                       description="The lowdose patient id; without it every entry's subject "
                                   "must be Patient/{id}")] = None) -> FhirResponse:
     report = fhir.import_bundle(db, ctx, bundle, patient)
-    return FhirResponse(response_bundle(report))
+    kind = "batch-response" if bundle.get("type") == "batch" else "transaction-response"
+    return FhirResponse(response_bundle(report, kind))
 
 
-def response_bundle(report: fhir.ImportReport) -> dict[str, Any]:
-    """The import's result, entry by entry, as a transaction-response Bundle."""
+def response_bundle(report: fhir.ImportReport,
+                    kind: str = "transaction-response") -> dict[str, Any]:
+    """The import's result, entry by entry, as a transaction-response Bundle (batch-response
+    for a batch: R4 http.html#transaction-response answers each kind with its own)."""
     status = {"added": "201 Created", "unchanged": "200 OK", "skipped": "200 OK"}
     severity = {"added": "information", "unchanged": "information", "skipped": "warning"}
     entries = []
@@ -114,4 +126,4 @@ def response_bundle(report: fhir.ImportReport) -> dict[str, Any]:
                                       f"{item.outcome}: {item.message}",
                                       f"Bundle.entry[{item.index}]")])}
         entries.append({"response": response})
-    return {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
+    return {"resourceType": "Bundle", "type": kind, "entry": entries}
