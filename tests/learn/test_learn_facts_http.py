@@ -105,6 +105,9 @@ def test_the_cli_shows_each_study_with_its_identifiers(lowdose: Callable[..., An
     assert "PMID 19453963" in run.stdout
     assert "NCT04270877" in run.stdout and "Mixed randomised trials" in run.stdout
     assert "p = 0.27" in run.stdout
+    # Designs in plain words, as on the page (§5: "single-blind crossover", "DB crossover").
+    assert "single-blind crossover trial" in run.stdout
+    assert "randomised crossover trial" in run.stdout
 
 
 def test_the_cli_evidence_json_is_the_knowledge_base(lowdose: Callable[..., Any]) -> None:

@@ -175,12 +175,13 @@ def _cited(ids: list[str]) -> str:
 
 def _show_condition(data: dict[str, Any]) -> None:
     from lowdose.cli import render
+    from lowdose.learn.evidence import DESIGN_LABELS
 
     render.heading(f"{data['name']}: {data['grade_label']}")
     render.paragraph("Summary", data["summary"])
     if data["grade_note"]:
         render.paragraph("About the grade", data["grade_note"])
-    rows = [(f"{s['first_author']} {s['year']}", s["design"], s["n"], s["result"],
+    rows = [(f"{s['first_author']} {s['year']}", DESIGN_LABELS[s["design"]], s["n"], s["result"],
              _study_ids(s)) for s in data["studies"]]
     render.table(["study", "design", "n", "result", "identifiers"], rows, title="Studies")
     render.sources(data["sources"])
