@@ -270,15 +270,16 @@ class _Builder:
         request = self._course_on(checkin.date)
         if request is not None:
             resource["request"] = {"reference": request}
-        if checkin.dose_taken and (checkin.dose_mg is not None or checkin.dose_time):
-            dosage: dict[str, Any] = {"route": {"coding": [ORAL_ROUTE]}}
-            said = [f"{checkin.dose_mg:g} mg" if checkin.dose_mg is not None else "taken"]
-            if checkin.dose_time:
-                said.append(f"at {checkin.dose_time.strftime('%H:%M')} local time")
-            dosage["text"] = " ".join(said)
-            if checkin.dose_mg is not None:
-                dosage["dose"] = _mg(checkin.dose_mg)
-            resource["dosage"] = dosage
+        at = (f" at {checkin.dose_time.strftime('%H:%M')} local time"
+              if checkin.dose_time else "")
+        if checkin.dose_taken and checkin.dose_mg is not None:
+            resource["dosage"] = {"text": f"{checkin.dose_mg:g} mg{at}",
+                                  "route": {"coding": [ORAL_ROUTE]},
+                                  "dose": _mg(checkin.dose_mg)}
+        elif checkin.dose_taken and at:
+            # R4 invariant mad-1: a dosage needs a dose (or rate); with the amount unknown the
+            # clock time goes into a note instead.
+            resource["note"] = [{"text": f"taken{at}"}]
         return self.add(resource)
 
     def _course_on(self, when: date) -> str | None:
