@@ -4,18 +4,24 @@ test_cdshooks: a real server, real EHR keys, real tokens)."""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from interop.cds_support import (
     DISCOVERY,
+    Keys,
     assert_shape,
     bundle,
     hook_request,
     ldn_order,
     med,
+    write_clients,
 )
 from interop.test_cdshooks import (  # noqa: F401  (fixtures used by name)
     SERVICE,
@@ -26,7 +32,9 @@ from interop.test_cdshooks import (  # noqa: F401  (fixtures used by name)
     keys,
     make_cds,
 )
+from lowdose.api.app import create_app
 from lowdose.interop.fhir import RXNORM
+from lowdose.settings import Settings
 from persistence.conftest import backend, isolated_database, templates  # noqa: F401
 
 
@@ -181,3 +189,25 @@ def test_a_token_whose_typ_is_not_jwt_is_refused(cds: Cds, typ: str) -> None:  #
     response = cds.call(hook_request(orders=[ldn_order()]), token=token)
     assert response.status_code == 401
     assert "typ" in response.json()["detail"]
+
+
+def test_in_production_a_plain_http_fhir_server_is_refused(
+        db_url: str, tmp_path: Path, keys: Keys,  # noqa: F811
+        serve_app: Callable[[Any], Any]) -> None:
+    # interop-notes §2.4: fhirServer is https in production; over plain http the EHR's
+    # access token (fhirAuthorization) would travel in the clear.
+    data_dir = tmp_path / "data"
+    write_clients(data_dir, keys)
+    settings = Settings(mode="production", data_dir=data_dir, database_url=db_url,
+                        secret_key=secrets.token_urlsafe(48), hold_hours=None,
+                        allowed_hosts=["127.0.0.1", "localhost"])
+    with serve_app(create_app(settings)) as base, httpx.Client(base_url=base) as client:
+        body = hook_request(orders=[ldn_order()], prefetch=False)
+        body["fhirServer"] = "http://ehr.example.org/fhir"
+        body["fhirAuthorization"] = {"access_token": "secret", "token_type": "Bearer",
+                                     "expires_in": 300, "scope": "patient/*.read",
+                                     "subject": "lowdose"}
+        token = keys.token(base + SERVICE)
+        response = client.post(SERVICE, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("fhirServer")

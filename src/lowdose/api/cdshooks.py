@@ -80,6 +80,13 @@ async def _call(request: Request, service: str) -> JSONResponse:
         parsed = json.loads(await request.body())
     except ValueError:
         raise HTTPException(400, "the request body is not JSON", headers=CORS) from None
+    settings: Settings = request.app.state.settings
+    server = parsed.get("fhirServer") if isinstance(parsed, dict) else None
+    if (settings.mode == "production" and isinstance(server, str)
+            and not server.lower().startswith("https://")):
+        # The EHR's access token would travel in the clear (interop-notes §2.4: fhirServer is
+        # https in production).
+        raise HTTPException(400, "fhirServer: must be an https URL", headers=CORS)
     try:
         return JSONResponse(await cdshooks.answer(parsed, now=now()), headers=CORS)
     except cdshooks.PrefetchUnavailable as exc:
