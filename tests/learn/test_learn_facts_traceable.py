@@ -51,6 +51,13 @@ def test_no_search_result_shows_an_untraceable_percentage(query: str) -> None:
     assert untraceable(site.find(query, datetime(2026, 6, 1, 9)), K.sources) == ()
 
 
+@pytest.mark.parametrize("query", ["50%", "LDN 4.5 mg 30 % better"])
+def test_a_search_with_a_percentage_in_it_is_answered(query: str) -> None:
+    # The reader's own words are quoted back, not refused as an untraceable fact (a 500).
+    results = site.find(query, datetime(2026, 6, 1, 9))
+    assert results.query == query
+
+
 def _fibromyalgia() -> ConditionEvidence:
     found = K.evidence.condition("fibromyalgia")
     assert found is not None

@@ -26,7 +26,8 @@ from web.conftest import settings_for
 EVIDENCE = load_evidence()
 PAGES = ("/learn", *(f"/learn/{slug}" for slug in site.slugs()),
          "/learn/search", "/learn/search?q=Norco", "/learn/search?q=fibro",
-         "/learn/search?q=thyroid", "/learn/search?q=percocat", "/learn/search?q=zzqx")
+         "/learn/search?q=thyroid", "/learn/search?q=percocat", "/learn/search?q=zzqx",
+         "/learn/search?q=50%25")  # a percentage of the reader's own is quoted, not refused
 # Navigation and labels may not state numbers: a number on a page is a fact and must be cited.
 # These markers hold text that legitimately has digits (citation marks, the source list, the
 # review date in the page head, the count of search results).
