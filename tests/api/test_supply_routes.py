@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from icalendar import Calendar
+from icalendar.parser import unescape_backslash
 from sqlalchemy import select
 
 from api.test_records import RecordServer, server  # noqa: F401  (fixture used by name)
@@ -44,7 +45,8 @@ def refills(server: RecordServer) -> tuple[list[Any], str]:
     assert response.status_code == 200, response.text
     calendar = Calendar.from_ical(response.content)
     events = [e for e in calendar.walk("VEVENT") if str(e["X-LOWDOSE-KIND"]) == "refill"]
-    return events, str(calendar.get("X-WR-CALDESC", ""))
+    # An X- property is TEXT (RFC 5545 §3.8.8.2), escaped; icalendar keeps it as written.
+    return events, unescape_backslash(str(calendar.get("X-WR-CALDESC", "")))
 
 
 def test_a_recorded_supply_comes_back_with_its_refill_date_and_is_audited(
