@@ -381,23 +381,26 @@ def section(results: list[Measured], clients: int, seconds: float, workers: int)
 
 # What the profiles of one check-in showed (cProfile, py-spy --gil and callgrind instruction
 # counts of the service and of the whole app in process); kept beside the figures.
-NOTES = """Where a check-in's CPU goes (SQLite, in process, no HTTP server; 2026-11-26, the machine
-above): the token check 0.23 ms; the use case (load and authorize the patient, store
-the check-in, its version and key, refresh the panel line from the 42-day window, append the
-audit event, commit) 2.3 ms, of which the panel line, which decodes and checks the window's
-check-ins, is about 30 % and the commit about 7 %; the whole app in process 3.6 ms, FastAPI
-and its two thread-pool hops adding the rest. Under 50 clients with two workers the server
-measures 4.8 ms a request (the GIL and thread switches add the rest). On PostgreSQL the use
-case costs about twice as much (psycopg's per-statement work for its 14 statements).
+NOTES = """Where a check-in's CPU goes (SQLite, in process, no HTTP server; profiled on an earlier
+machine of this kind where the server spent 4.8 ms a check-in; this machine is about 1.7×
+slower, see the trivial endpoint): the token check 0.23 ms; the use case (load and authorize
+the patient, store the check-in, its version and key, refresh the panel line from the 42-day
+window, append the audit event, commit) 2.3 ms, of which the panel line, which decodes and
+checks the window's check-ins, is about 30 % and the commit about 7 %; the whole app in
+process 3.6 ms, FastAPI and its two thread-pool hops adding the rest. On PostgreSQL the use
+case costs more (psycopg's per-statement work for its 14 statements).
 Fixed so far: writers queue on a lock and a file lock instead of SQLite's busy handler (p95
 4.8 s and 14 writes/s at first); the token check is one Core query; dependencies without I/O
 no longer hop to the thread pool; `serve --workers` turns Nagle's algorithm off (each
 keep-alive request had waited ~44 ms for a delayed ACK); uvloop and httptools (0.32 ms of
-server CPU a trivial request before, 0.18 ms after). The budget (≥ 1,000/s and p95 ≤ 50 ms,
-so ≤ ~1.8 ms of server CPU a write on two cores shared with the load generator) is not met:
-it would need the use case and the framework path each cut by more than half. Running the
-endpoint in the event loop instead of the thread pool gave 3.4–3.8 ms and 300/s, p95 90 ms,
-but blocks the worker while it waits for the other worker's write lock, so it is not done."""
+server CPU a trivial request before, 0.18 ms after). Running the endpoint in the event loop
+instead of the thread pool gave 3.4–3.8 ms and 300/s, p95 90 ms, but blocks the worker while
+it waits for the other worker's write lock, so it is not done.
+Why the budget is out of reach here: the stack floor, a route of the same shape that stores
+one row through the same `Database` (no token, version, key, audit chain or panel line), does
+not reach ≥ 1,000/s with p95 ≤ 50 ms itself on either backend. A check-in runs about 14
+statements where the floor runs one, each costing about 0.09 ms of SQLAlchemy Core CPU here
+(measured in process) before the database does anything."""
 
 
 def main() -> None:
