@@ -117,6 +117,11 @@ def test_a_stopped_medicine_without_an_end_day_counts_as_stopped_today(cast: Cas
 ])
 def test_one_bad_entry_stores_nothing_and_names_the_element(cast: Cast, broken: dict[str, Any],
                                                             field: str) -> None:
+    assert_refused_whole(cast, broken, field)
+
+
+def assert_refused_whole(cast: Cast, broken: dict[str, Any], field: str) -> None:
+    """Importing Alice's EHR bundle with `broken` added fails naming `field`; nothing stored."""
     alice = cast.ids.alice
     before = counts(cast, alice)
     with pytest.raises(InputError) as error:
