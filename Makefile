@@ -40,7 +40,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/outcomes.py --write
 	$(BIN)/python bench/checkins.py
-	$(BIN)/python bench/cdshooks.py
+	$(BIN)/python bench/cdshooks.py --workers 1 2
 	$(BIN)/python bench/report.py --write
 	$(BIN)/python bench/panel.py --write
 	$(BIN)/python bench/monitoring.py --write
