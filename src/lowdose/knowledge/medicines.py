@@ -42,7 +42,14 @@ def tokenize(text: str) -> Tokens:
 
 def split_normalized(normalized: str) -> Tokens:
     """The tokens of text already passed through `normalize`."""
-    return tuple(_TOKEN.findall(normalized))
+    words = normalized.split()
+    for word in words:
+        if not (word.isalpha() or word.isdecimal()):
+            return tuple(_TOKEN.findall(normalized))
+    # Every word all letters or all digits (most entries, "metformin 500 mg daily"): `_TOKEN`
+    # would find exactly these words (`isalpha` letters are `[^\W\d_]`, `isdecimal` digits
+    # are `\d`, and whitespace is in neither), at half the cost of the regex.
+    return tuple(words)
 
 
 def token_spans(normalized: str) -> tuple[Tokens, tuple[int, ...]]:
