@@ -438,8 +438,10 @@ def _readings(matches: list[ConceptMatch], route: str | None, form: str | None,
     if len(matches) == 1:  # the usual case: one product or one substance named
         only = matches[0]
         if only.brand or only.method == RXNORM:
-            return (Reading(only.cls, only.primary, (only.brand,) if only.brand else ()),)
-        return (Reading(vocabulary.classify(only.ingredients, route, form), only.primary, ()),)
+            return (_frozen(Reading, cls=only.cls, primary=only.primary,
+                            brands=(only.brand,) if only.brand else ()),)
+        return (_frozen(Reading, cls=vocabulary.classify(only.ingredients, route, form),
+                        primary=only.primary, brands=()),)
     products = [m for m in matches if m.brand or m.method == RXNORM]
     in_products = {i for m in products for i in m.ingredients}
     loose = tuple(dict.fromkeys(i for m in matches if m not in products
@@ -593,12 +595,12 @@ def _written_strengths(searched: str, text: str, found: _Found, matches: list[Co
     offsets: tuple[int, ...] | None = None
     for m in _STRENGTH.finditer(searched):
         values_text, raw_unit = m.group("values", "unit")
+        if raw_unit is None and "/" not in values_text and "-" not in values_text:
+            continue  # a bare number is a count or a time, not a strength
         values_text = values_text.replace(" ", "")
         values = ([float(values_text)] if values_text.isdigit()
                   else [float(v) for v in _SEPARATOR.split(values_text)])
         unit = _unit(raw_unit)
-        if unit is None and len(values) < 2:
-            continue  # a bare number is a count or a time, not a strength
         hits = found.hits
         if len(hits) > 1:  # only the names written before the number
             offsets = offsets or token_spans(text)[1]
@@ -609,7 +611,8 @@ def _written_strengths(searched: str, text: str, found: _Found, matches: list[Co
         if targets is None:
             continue
         if len(values) == 1:  # the usual case
-            written.append(Strength(targets[0], values[0], unit or "mg"))
+            written.append(_frozen(Strength, ingredient=targets[0], value=values[0],
+                                   unit=unit or "mg"))
         else:
             written.extend(Strength(i, v, unit or "mg")
                            for i, v in zip(targets, values, strict=True))
@@ -720,8 +723,9 @@ def _daily(text: str, stated: re.Match[str] | None, cues: list[Tokens],
     if len(in_mass) == 1:  # the usual case: one ingredient
         s = in_mass[0]
         mg = s.value * _TO_MG[s.unit]
-        return (DailyAmount(s.ingredient, mg * per_dose[0] * per_day[0],
-                            mg * per_dose[1] * per_day[1]),)
+        return (_frozen(DailyAmount, ingredient=s.ingredient,
+                        low_mg=mg * per_dose[0] * per_day[0],
+                        high_mg=mg * per_dose[1] * per_day[1]),)
     return tuple(
         DailyAmount(s.ingredient, s.value * _TO_MG[s.unit] * per_dose[0] * per_day[0],
                     s.value * _TO_MG[s.unit] * per_dose[1] * per_day[1])
