@@ -156,8 +156,8 @@ def _check(
         raise InputError("hold_hours", f"must be more than 0 and at most {limit:g} hours "
                                        f"({limit / 24:g} days); got {hold_hours:g}")
     if last_taken is not None and last_taken > as_of:
-        raise InputError("last_taken", f"{_readable(last_taken)} is later than now "
-                                       f"({_readable(as_of)}); give a dose already taken")
+        raise InputError("last_taken", f"{readable(last_taken)} is later than now "
+                                       f"({readable(as_of)}); give a dose already taken")
     if dose_mg is not None and not (math.isfinite(dose_mg) and dose_mg > 0):
         raise InputError("dose_mg", f"must be a positive number of mg; got {dose_mg:g}")
 
@@ -178,9 +178,9 @@ def _note_values(
         "dose": dose_unknown if dose_mg is None else f"{dose_mg:g} mg",
         "dose_time": dose_time.strftime("%H:%M"),
         "hold_hours": f"{hold_hours:g}",
-        "surgery_at": _readable(surgery_at),
-        "last_dose_by": _readable(last_dose_by),
-        "last_taken": "" if last_taken is None else _readable(last_taken),
+        "surgery_at": readable(surgery_at),
+        "last_dose_by": readable(last_dose_by),
+        "last_taken": "" if last_taken is None else readable(last_taken),
         "gap_hours": "" if last_taken is None else _hours(elapsed(last_taken, surgery_at, zone)),
     }
 
@@ -217,8 +217,14 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M")
 
 
-def _readable(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M")
+def readable(moment: datetime) -> str:
+    """`2025-06-20 10:00`: what `strftime("%Y-%m-%d %H:%M")` writes. A screen with a
+    procedure writes five of these, and `isoformat` makes the same text in a third of the
+    time; years before 1000 (which platforms' strftime write differently) and zoned times
+    (isoformat adds the offset) still go through strftime."""
+    if moment.year < 1000 or moment.tzinfo is not None:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.isoformat(" ", "minutes")
 
 
 def _json_number(value: float) -> float | int:

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from lowdose.core.medicines import AMBIGUOUS, EXACT, UNKNOWN, Recognition, recognize
-from lowdose.core.perioperative import HoldPlan, plan_hold
+from lowdose.core.perioperative import HoldPlan, plan_hold, readable
 from lowdose.errors import InputError
 from lowdose.knowledge.medicines import tokenize
 from lowdose.knowledge.screening import (
@@ -254,8 +254,10 @@ def _medication_findings(med: Medication, rec: Recognition, profile: Profile,
         yield from _opioid_findings(med, rec, opioid, stopped, profile, rules)
     if stopped:
         return  # a stopped medicine matters only as a recent opioid
+    by_class = rules.by_class
     for cls in classes:
-        if cls not in rules.opioid_classes:
+        # Most classes (statins, vitamins...) have no rule: no generator to make for them.
+        if cls not in rules.opioid_classes and (cls in by_class or cls in _OWN_CLASS_RULES):
             yield from _class_findings(cls, med, rec, profile, rules)
     by_ingredient = rules.by_ingredient
     named = {rule.code: rule for i in rec.ingredients if i in by_ingredient
@@ -351,10 +353,14 @@ def _patch(rec: Recognition, rules: ScreeningRules) -> Patch | None:
     return rules.patch_for(rec.ingredients) if rec.form == "patch" else None
 
 
+# Classes whose findings are worked out here, whatever rules the knowledge lists for them.
+_OWN_CLASS_RULES = frozenset({"loperamide", "naltrexone"})
+
+
 def _class_findings(cls: str, med: Medication, rec: Recognition, profile: Profile,
                     rules: ScreeningRules) -> Iterator[Finding]:
     class_rules = rules.by_class.get(cls, ())
-    if not class_rules and cls not in ("loperamide", "naltrexone"):
+    if not class_rules and cls not in _OWN_CLASS_RULES:
         return  # most classes (statins, vitamins...) have no rule: no label to write
     trigger, matched = _trigger(med), rec.label(cls)
     if cls == "loperamide":
@@ -615,8 +621,8 @@ def _hold_finding(plan: HoldPlan, procedure: Procedure, rules: ScreeningRules, *
     code = "perioperative-hold" if plan.can_meet_hold else "perioperative-hold-missed"
     trigger, name = _procedure_words(procedure)
     values = {"procedure": name,
-              "surgery_at": plan.surgery_at.strftime("%Y-%m-%d %H:%M"),
-              "last_dose_by": plan.last_dose_by.strftime("%Y-%m-%d %H:%M"),
+              "surgery_at": readable(plan.surgery_at),
+              "last_dose_by": readable(plan.last_dose_by),
               "hold_hours": f"{plan.hold_hours:g}"}
     return _finding(rules.rules[code], trigger, None, values,
                     variant=None if taking else "not-taking")
