@@ -306,12 +306,15 @@ def _unread_partners(normalized: str, words: Tokens, found: _Found,
     if not found.hits or not ("/" in normalized or "+" in normalized or "&" in normalized
                               or not _JOIN_WORDS.isdisjoint(words)):
         return ()  # nothing recognised, or nothing joined to it: most entries
-    named = sorted({i for hit in found.hits for i in range(hit.start, hit.end)})
+    covered = {i for hit in found.hits for i in range(hit.start, hit.end)}
+    named = sorted(covered)
     doubtful = {m.words for m in found.ambiguous}
     # Only a name-like word outside the names can be one; "Norco 5/325" has none, so the
     # words' offsets are found only when there is one.
-    partners = [i for i, word in enumerate(words) if i not in named
-                and word not in doubtful and _may_be_misspelt(word, vocabulary)]
+    min_length, plain = vocabulary.matching.min_fuzzy_length, vocabulary.plain_words
+    partners = [i for i, word in enumerate(words) if i not in covered and word not in doubtful
+                # _may_be_misspelt, inlined: this runs for every other word of the entry
+                and len(word) >= min_length and word not in plain and word.isalpha()]
     if not partners:
         return ()
     tokens, starts = token_spans(normalized)  # the same words as `words`, with offsets
@@ -614,7 +617,7 @@ def _written_strengths(searched: str, text: str, found: _Found, matches: list[Co
             written.append(_frozen(Strength, ingredient=targets[0], value=values[0],
                                    unit=unit or "mg"))
         else:
-            written.extend(Strength(i, v, unit or "mg")
+            written.extend(_frozen(Strength, ingredient=i, value=v, unit=unit or "mg")
                            for i, v in zip(targets, values, strict=True))
     return written
 

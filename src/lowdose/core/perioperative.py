@@ -176,7 +176,7 @@ def _note_values(
     """What the note templates may name, as readable text."""
     return {
         "dose": dose_unknown if dose_mg is None else f"{dose_mg:g} mg",
-        "dose_time": dose_time.strftime("%H:%M"),
+        "dose_time": dose_time.isoformat("minutes"),  # as strftime("%H:%M"): _check saw no zone
         "hold_hours": f"{hold_hours:g}",
         "surgery_at": readable(surgery_at),
         "last_dose_by": readable(last_dose_by),

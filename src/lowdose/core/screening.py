@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from lowdose.core.medicines import AMBIGUOUS, EXACT, UNKNOWN, Recognition, recognize
+from lowdose.core.medicines import AMBIGUOUS, EXACT, UNKNOWN, Recognition, _frozen, recognize
 from lowdose.core.perioperative import HoldPlan, plan_hold, readable
 from lowdose.errors import InputError
 from lowdose.knowledge.medicines import tokenize
@@ -224,8 +224,8 @@ def _finding(rule: Rule, trigger: str, matched: str | None, values: Mapping[str,
              earliest_start: date | None = None) -> Finding:
     text, sources = rule.text_for(variant)
     filled = (message or text).format_map({"matched": matched, "trigger": trigger, **values})
-    return Finding(
-        code=rule.code, level=rule.level, trigger=trigger, matched=matched,
+    return _frozen(  # every field of Finding, in its order (and faster than its __init__)
+        Finding, code=rule.code, level=rule.level, trigger=trigger, matched=matched,
         message=filled[:1].upper() + filled[1:], sources=sources,
         earliest_start=earliest_start,
     )
@@ -524,7 +524,10 @@ def _opioids_in_conditions(conditions: list[tuple[str, list[tuple[str, str]]]],
 
 
 def _severe_egfr(text: str, rules: ScreeningRules) -> bool:
-    match = _EGFR.search(text.lower())
+    lowered = text.lower()
+    if "gfr" not in lowered and "crcl" not in lowered and "creatinine" not in lowered:
+        return False  # none of the words `_EGFR` starts with: most conditions
+    match = _EGFR.search(lowered)
     if match is None:
         return False
     value, below = float(match.group("value")), rules.egfr_severe_below
