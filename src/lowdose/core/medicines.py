@@ -258,7 +258,10 @@ def _find_names(tokens: Tokens, vocabulary: MedicineVocabulary) -> _Found:
         if i < end:
             continue  # a word of the name just found
         longest = longest_from.get(word)
-        span = _longest_name(tokens, i, longest, names) if longest else None
+        if longest == 1:  # only a one-word name starts with it (most names): no search
+            span: tuple[int, tuple[NameHit, ...]] | None = (i + 1, names[(word,)])
+        else:
+            span = _longest_name(tokens, i, longest, names) if longest else None
         if span is not None:
             end, hits = span
             words = " ".join(tokens[i:end])
@@ -475,7 +478,8 @@ def _scan(tokens: Tokens, vocabulary: MedicineVocabulary) -> list[Tokens]:
         if phrases:
             for phrase in phrases:
                 # The phrase starts with `word`: one word long, it is there already.
-                if len(phrase) == 1 or tokens[i:i + len(phrase)] == phrase:
+                n = len(phrase)
+                if n == 1 or tokens[i:i + n] == phrase:
                     found.append(phrase)
     return found
 
@@ -568,7 +572,7 @@ _UNIT_NAMES = {"µg": "mcg", "ug": "mcg", "mcg/hr": "mcg/h", "mcg/hour": "mcg/h"
 def _unit(raw: str | None) -> str | None:
     if raw is None:
         return None
-    unit = "".join(raw.split())
+    unit = raw if raw.isalpha() else "".join(raw.split())  # "mg": no spaces to take out
     return _UNIT_NAMES.get(unit, unit)
 
 
