@@ -264,7 +264,7 @@ def _find_names(tokens: Tokens, vocabulary: MedicineVocabulary) -> _Found:
             span = _longest_name(tokens, i, longest, names) if longest else None
         if span is not None:
             end, hits = span
-            words = " ".join(tokens[i:end])
+            words = word if end == i + 1 else " ".join(tokens[i:end])
             for hit in hits:
                 confidence = (vocabulary.matching.misspelling_confidence if hit.misspelling
                               else 1.0)
@@ -502,8 +502,11 @@ def _dosage(cues: list[Tokens], vocabulary: MedicineVocabulary,
     form_phrase, route_phrase = _first(cues, text.forms), _first(cues, text.routes)
     form, usual_route = text.forms[form_phrase] if form_phrase else (None, None)
     route = text.routes[route_phrase] if route_phrase else None
-    brands = [m for m in matches if m.brand]
-    brand = vocabulary.concepts[brands[0].concept] if len(brands) == 1 else None
+    if len(matches) == 1:  # the usual case: no list of brands to build
+        brand = vocabulary.concepts[matches[0].concept] if matches[0].brand else None
+    else:
+        brands = [m for m in matches if m.brand]
+        brand = vocabulary.concepts[brands[0].concept] if len(brands) == 1 else None
     if route is None and brand is not None and form in (None, brand.form):
         route = brand.route
     return route or usual_route, form or (brand.form if brand else None)
@@ -714,7 +717,9 @@ def _daily(text: str, stated: re.Match[str] | None, cues: list[Tokens],
         high = float(stated.group("high") or stated.group("low")) * factor
         target = primary[0] if primary else (strengths[0].ingredient if strengths else None)
         return (DailyAmount(target, low, high),) if target else ()
-    in_mass = [s for s in strengths if s.unit in _TO_MG]
+    # One strength is the usual case: no comprehension (in Python 3.11, a call of its own).
+    in_mass = (list(strengths) if len(strengths) == 1 and strengths[0].unit in _TO_MG
+               else [s for s in strengths if s.unit in _TO_MG])
     if not in_mass:
         return ()
     units = (_UNITS_PER_DOSE.search(text)

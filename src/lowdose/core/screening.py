@@ -147,8 +147,8 @@ def screen(profile: Profile, knowledge: ScreeningKnowledge, *,
     # Only a `defer` verdict has a start date: anything more severe stands in its way.
     defer = [f.earliest_start for f in findings
              if f.earliest_start is not None and verdict == "defer"]
-    return ScreeningResult(
-        verdict=verdict,
+    return _frozen(  # every field of ScreeningResult, in its order
+        ScreeningResult, verdict=verdict,
         findings=tuple(findings),
         earliest_start=max(defer) if defer else None,
         perioperative=plans[0][1] if plans else None,
@@ -244,7 +244,9 @@ def _medication_findings(med: Medication, rec: Recognition, profile: Profile,
         yield _unrecognised(med, rec, rules)
     stopped = rec.stopped or (med.stopped is not None and med.stopped <= profile.as_of.date())
     classes = rec.classes
-    opioid = [c for c in classes if c in rules.opioid_classes]
+    # Most entries name no opioid: no list to build (a comprehension is a call in 3.11).
+    opioid = ([] if rules.opioid_classes.isdisjoint(classes)
+              else [c for c in classes if c in rules.opioid_classes])
     if opioid and rec.allergy and len(rec.matches) == 1:
         # "Allergic to codeine" is not codeine being taken: no contraindication, but a check.
         # With a second medicine in the entry it is unclear which is which: the opioid counts.
@@ -260,6 +262,8 @@ def _medication_findings(med: Medication, rec: Recognition, profile: Profile,
         if cls not in rules.opioid_classes and (cls in by_class or cls in _OWN_CLASS_RULES):
             yield from _class_findings(cls, med, rec, profile, rules)
     by_ingredient = rules.by_ingredient
+    if by_ingredient.keys().isdisjoint(rec.ingredients):
+        return  # most ingredients have no rule of their own
     named = {rule.code: rule for i in rec.ingredients if i in by_ingredient
              for rule in by_ingredient[i]}
     for rule in named.values():
