@@ -697,10 +697,14 @@ def _doses_per_day(text: str, cues: list[Tokens],
         n = _number(times.group("n") or times.group("after"))
         return n, n
     frequency = vocabulary.text.frequency
-    phrases = [phrase for phrase in cues if phrase in frequency]
-    if phrases:
-        # Prefer the longest phrase ("three times a day" over "a day").
-        n = frequency[phrases[0] if len(phrases) == 1 else max(phrases, key=len)]
+    # Prefer the longest phrase ("three times a day" over "a day"), the first one written
+    # of that length; a loop, not a comprehension and max() (each a call in Python 3.11).
+    longest: Tokens | None = None
+    for phrase in cues:
+        if phrase in frequency and (longest is None or len(phrase) > len(longest)):
+            longest = phrase
+    if longest is not None:
+        n = frequency[longest]
         return n, n
     return None
 
