@@ -515,8 +515,8 @@ def _opioids_in_conditions(conditions: list[tuple[str, list[tuple[str, str]]]],
                 for rule in rules.by_condition.get(category, ())}
         # Only an exact name counts, and every name starts with a word `longest_from` knows:
         # most conditions name no medicine and need not be read as one.
-        if said & _OPIOID_CONDITION_RULES or not any(
-                word in knowledge.vocabulary.longest_from for word in tokenize(text)):
+        if said & _OPIOID_CONDITION_RULES or knowledge.vocabulary.longest_from.keys().isdisjoint(
+                tokenize(text)):
             continue
         try:
             rec = recognize(text, None, knowledge.vocabulary)
