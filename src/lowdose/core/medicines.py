@@ -34,7 +34,7 @@ _T = TypeVar("_T")
 _new_object = object.__new__
 
 
-def _frozen(kind: type[_T], /, **fields: Any) -> _T:
+def make_frozen(kind: type[_T], /, **fields: Any) -> _T:
     """`kind(**fields)` for a frozen dataclass, every field given and no `__post_init__`.
 
     The generated `__init__` of a frozen dataclass sets each field with its own
@@ -210,7 +210,7 @@ def recognize(text: str | None, rxnorm: str | None,
     stated = _stated_daily(normalized) if has_number else None
     strengths = _strengths(normalized, has_number, stated, found, matches, product, vocabulary)
     stopped = not text_cues.stopped.isdisjoint(cues)
-    return _frozen(  # every field of Recognition, in its order
+    return make_frozen(  # every field of Recognition, in its order
         Recognition, text=text, rxnorm=rxnorm, status=status, matches=tuple(matches),
         candidates=tuple(found.ambiguous), readings=readings, ingredients=ingredients,
         strengths=strengths,
@@ -400,7 +400,7 @@ def _name_through(tokens: Sequence[str], position: int, consumed: list[bool],
 
 
 def _match(concept: Concept, method: str, confidence: float, words: str) -> ConceptMatch:
-    return _frozen(  # every field of ConceptMatch, in its order
+    return make_frozen(  # every field of ConceptMatch, in its order
         ConceptMatch, concept=concept.id, name=concept.name,
         brand=concept.name if concept.brand else None, cls=concept.cls,
         ingredients=concept.ingredients, method=method, confidence=confidence, words=words,
@@ -444,9 +444,9 @@ def _readings(matches: list[ConceptMatch], route: str | None, form: str | None,
     if len(matches) == 1:  # the usual case: one product or one substance named
         only = matches[0]
         if only.brand or only.method == RXNORM:
-            return (_frozen(Reading, cls=only.cls, primary=only.primary,
+            return (make_frozen(Reading, cls=only.cls, primary=only.primary,
                             brands=(only.brand,) if only.brand else ()),)
-        return (_frozen(Reading, cls=vocabulary.classify(only.ingredients, route, form),
+        return (make_frozen(Reading, cls=vocabulary.classify(only.ingredients, route, form),
                         primary=only.primary, brands=()),)
     products = [m for m in matches if m.brand or m.method == RXNORM]
     in_products = {i for m in products for i in m.ingredients}
@@ -621,10 +621,10 @@ def _written_strengths(searched: str, text: str, found: _Found, matches: list[Co
         if targets is None:
             continue
         if len(values) == 1:  # the usual case
-            written.append(_frozen(Strength, ingredient=targets[0], value=values[0],
+            written.append(make_frozen(Strength, ingredient=targets[0], value=values[0],
                                    unit=unit or "mg"))
         else:
-            written.extend(_frozen(Strength, ingredient=i, value=v, unit=unit or "mg")
+            written.extend(make_frozen(Strength, ingredient=i, value=v, unit=unit or "mg")
                            for i, v in zip(targets, values, strict=True))
     return written
 
@@ -739,7 +739,7 @@ def _daily(text: str, stated: re.Match[str] | None, cues: list[Tokens],
     if len(in_mass) == 1:  # the usual case: one ingredient
         s = in_mass[0]
         mg = s.value * _TO_MG[s.unit]
-        return (_frozen(DailyAmount, ingredient=s.ingredient,
+        return (make_frozen(DailyAmount, ingredient=s.ingredient,
                         low_mg=mg * per_dose[0] * per_day[0],
                         high_mg=mg * per_dose[1] * per_day[1]),)
     return tuple(

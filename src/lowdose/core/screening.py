@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from lowdose.core.medicines import AMBIGUOUS, EXACT, UNKNOWN, Recognition, _frozen, recognize
+from lowdose.core.medicines import AMBIGUOUS, EXACT, UNKNOWN, Recognition, make_frozen, recognize
 from lowdose.core.perioperative import HoldPlan, plan_hold, readable
 from lowdose.errors import InputError
 from lowdose.knowledge.medicines import tokenize
@@ -147,7 +147,7 @@ def screen(profile: Profile, knowledge: ScreeningKnowledge, *,
     # Only a `defer` verdict has a start date: anything more severe stands in its way.
     defer = [f.earliest_start for f in findings
              if f.earliest_start is not None and verdict == "defer"]
-    return _frozen(  # every field of ScreeningResult, in its order
+    return make_frozen(  # every field of ScreeningResult, in its order
         ScreeningResult, verdict=verdict,
         findings=tuple(findings),
         earliest_start=max(defer) if defer else None,
@@ -224,7 +224,7 @@ def _finding(rule: Rule, trigger: str, matched: str | None, values: Mapping[str,
              earliest_start: date | None = None) -> Finding:
     text, sources = rule.text_for(variant)
     filled = (message or text).format_map({"matched": matched, "trigger": trigger, **values})
-    return _frozen(  # every field of Finding, in its order (and faster than its __init__)
+    return make_frozen(  # every field of Finding, in its order (and faster than its __init__)
         Finding, code=rule.code, level=rule.level, trigger=trigger, matched=matched,
         message=filled[:1].upper() + filled[1:], sources=sources,
         earliest_start=earliest_start,
