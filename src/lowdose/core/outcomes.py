@@ -296,19 +296,19 @@ START_TOO_LATE = ("is so late that the days after it left out while LDN takes ef
 
 def chance_percent(p: float) -> str:
     """A probability for a table cell: never "0 %" or "100 %", which read as certainty."""
-    if p < 0.01:
-        return "<1 %"
-    if p > 0.99:
-        return ">99 %"
-    return f"{round(p * 100)} %"
+    return _bounded_percent(p, "<1 %", ">99 %", "{} %")
 
 
 def _percent(p: float) -> str:
+    return _bounded_percent(p, "less than 1 %", "more than 99 %", "about {} %")
+
+
+def _bounded_percent(p: float, below: str, above: str, around: str) -> str:
     if p < 0.01:
-        return "less than 1 %"
+        return below
     if p > 0.99:
-        return "more than 99 %"
-    return f"about {round(p * 100)} %"
+        return above
+    return around.format(round(p * 100))
 
 
 def _round(value: float | None) -> float | None:
