@@ -96,20 +96,28 @@ def test_wrong_method_is_a_405_problem_that_says_what_is_allowed(api: httpx.Clie
     assert response.headers["allow"] == "POST"
 
 
+def answer_of_failing_route(make_settings: Callable[..., Any],
+                            serve_app: Callable[[Any], Any], path: str, error: Exception,
+                            query: str = "") -> httpx.Response:
+    """GET `path` (+ `query`) on the app with one extra route there that raises `error`."""
+    app = create_app(make_settings())
+    extra = APIRouter()
+
+    @extra.get(path)
+    async def fail() -> None:
+        raise error
+
+    app.include_router(extra)
+    with serve_app(app) as url:
+        return httpx.get(f"{url}{path}{query}")
+
+
 def test_a_crash_is_a_500_problem_without_the_traceback(
     make_settings: Callable[..., Any], serve_app: Callable[[Any], Any]
 ) -> None:
     # A router added later (as stored-record routers will be) that fails unexpectedly.
-    app = create_app(make_settings())
-    broken = APIRouter()
-
-    @broken.get("/api/v1/broken")
-    async def fail() -> None:
-        raise RuntimeError("secret internal state")
-
-    app.include_router(broken)
-    with serve_app(app) as url:
-        response = httpx.get(f"{url}/api/v1/broken")
+    response = answer_of_failing_route(make_settings, serve_app, "/api/v1/broken",
+                                       RuntimeError("secret internal state"))
     problem = assert_problem(response, 500, "/api/v1/broken")
     assert problem["type"] == "about:blank"
     assert "secret internal state" not in response.text
@@ -153,15 +161,7 @@ def test_a_date_off_the_calendar_in_a_get_does_not_blame_a_body(
 ) -> None:
     # §3.4: errors name the field. A GET has no body: date arithmetic past year 9999 in one
     # (a route's query, or a feed built from the record) was reported against "body".
-    app = create_app(make_settings())
-    extra = APIRouter()
-
-    @extra.get("/api/v1/far-future")
-    async def far_future() -> None:
-        raise OverflowError("date value out of range")
-
-    app.include_router(extra)
-    with serve_app(app) as url:
-        response = httpx.get(f"{url}/api/v1/far-future{query}")
+    response = answer_of_failing_route(make_settings, serve_app, "/api/v1/far-future",
+                                       OverflowError("date value out of range"), query)
     problem = assert_problem(response, 422, "/api/v1/far-future")
     assert [e["field"] for e in problem["errors"]] == [field]
